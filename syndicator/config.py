@@ -1,0 +1,277 @@
+"""Typed configuration: one frozen dataclass per TOML section.
+
+Loading is strict on purpose: an unknown key or a value of the wrong type is a
+typo the operator wants to hear about at start, not a default silently used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from syndicator.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Site:
+    base_url: str = "http://127.0.0.1:8000"
+    title: str = "syndicator"
+    timezone: str = "UTC"
+    default_feed: str = "from-the-waters"
+    secret_key: str = ""
+
+
+@dataclass(frozen=True)
+class Storage:
+    database_url: str = "sqlite:///instance/syndicator.db"
+    content_dir: str = "feeds"
+
+
+@dataclass(frozen=True)
+class Feeds:
+    items: int = 20
+    full_content: bool = True
+    max_age_seconds: int = 300
+
+
+@dataclass(frozen=True)
+class Smtp:
+    host: str = "localhost"
+    port: int = 587
+    security: str = "starttls"
+    username: str = ""
+    password: str = ""
+
+
+@dataclass(frozen=True)
+class Email:
+    backend: str = "maildir"
+    sender: str = "syndicator <syndicator@localhost>"
+    maildir: str = "instance/mail"
+    bounce_limit: int = 3
+    smtp: Smtp = field(default_factory=Smtp)
+
+
+@dataclass(frozen=True)
+class Digest:
+    daily_at: str = "07:00"
+    weekly_day: str = "monday"
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class Webhooks:
+    timeout_seconds: float = 10.0
+    allow_private_targets: bool = False
+    max_payload_bytes: int = 262144
+    concurrency: int = 16
+    retry_schedule: list[int] = field(
+        default_factory=lambda: [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
+    )
+    disable_after_days: float = 5.0
+
+
+@dataclass(frozen=True)
+class Scheduler:
+    poll_seconds: float = 15.0
+
+
+@dataclass(frozen=True)
+class Admin:
+    token: str = ""
+    max_body_bytes: int = 1048576
+
+
+@dataclass(frozen=True)
+class Config:
+    site: Site = field(default_factory=Site)
+    storage: Storage = field(default_factory=Storage)
+    feeds: Feeds = field(default_factory=Feeds)
+    email: Email = field(default_factory=Email)
+    digest: Digest = field(default_factory=Digest)
+    webhooks: Webhooks = field(default_factory=Webhooks)
+    scheduler: Scheduler = field(default_factory=Scheduler)
+    admin: Admin = field(default_factory=Admin)
+    source: str = "built-in defaults"
+    base_dir: Path = field(default_factory=Path.cwd)
+
+    def path(self, value: str) -> Path:
+        """Resolve a configured path against the config file's folder."""
+        candidate = Path(value).expanduser()
+        return candidate if candidate.is_absolute() else self.base_dir / candidate
+
+    @property
+    def database_url(self) -> str:
+        """The database URL with a relative SQLite path resolved like any other path."""
+        url = self.storage.database_url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(self.path(url[len(prefix) :]))
+        return url
+
+
+# TOML spells `from`, a Python keyword: map it onto `sender`.
+_RENAMED = {("email", "from"): "sender"}
+# Python-side names that TOML must not use directly.
+_HIDDEN = {"email": ("sender",)}
+_ENV = {
+    ("admin", "token"): "SYNDICATOR_ADMIN_TOKEN",
+    ("site", "secret_key"): "SYNDICATOR_SECRET_KEY",
+    ("storage", "database_url"): "SYNDICATOR_DATABASE_URL",
+    ("email.smtp", "password"): "SYNDICATOR_SMTP_PASSWORD",
+}
+_TOP_LEVEL = ("site", "storage", "feeds", "email", "digest", "webhooks", "scheduler", "admin")
+
+
+def find_config_file(explicit: str | None) -> Path | None:
+    """The file to read: --config, else $SYNDICATOR_CONFIG, else ./config.toml if present."""
+    if explicit:
+        return Path(explicit)
+    if env := os.environ.get("SYNDICATOR_CONFIG"):
+        return Path(env)
+    local = Path("config.toml")
+    return local if local.is_file() else None
+
+
+def load(explicit: str | None = None, env: typing.Mapping[str, str] | None = None) -> Config:
+    """Load, validate and return the configuration the program should run with."""
+    env = os.environ if env is None else env
+    file = find_config_file(explicit)
+    if file is None:
+        return from_mapping({}, source="built-in defaults", base_dir=Path.cwd(), env=env)
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(str(file), None, "file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(file), None, f"cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(file), None, f"not valid TOML: {exc}") from None
+    return from_mapping(data, source=str(file), base_dir=file.resolve().parent, env=env)
+
+
+def from_mapping(
+    data: dict[str, Any],
+    *,
+    source: str = "built-in defaults",
+    base_dir: Path | None = None,
+    env: typing.Mapping[str, str] | None = None,
+) -> Config:
+    """Build a Config from parsed TOML, applying environment secrets on top."""
+    env = os.environ if env is None else env
+    unknown = set(data) - set(_TOP_LEVEL)
+    if unknown:
+        raise ConfigError(source, sorted(unknown)[0], "unknown section")
+    sections = {
+        name: _build(_field_type(Config, name), data.get(name, {}), name, source, env)
+        for name in _TOP_LEVEL
+    }
+    config = Config(**sections, source=source, base_dir=base_dir or Path.cwd())
+    return validate(config)
+
+
+def _build(cls: type, raw: Any, section: str, source: str, env: typing.Mapping[str, str]) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(source, section, "must be a table")
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = _RENAMED.get((section, key), key)
+        if name not in known or key in _HIDDEN.get(section, ()):
+            raise ConfigError(source, f"{section}.{key}", "unknown key")
+        expected = _field_type(cls, name)
+        if dataclasses.is_dataclass(expected):
+            values[name] = _build(expected, value, f"{section}.{key}", source, env)
+        else:
+            values[name] = _check_type(value, expected, f"{section}.{key}", source)
+    for (env_section, name), variable in _ENV.items():
+        if env_section == section and env.get(variable):
+            values[name] = env[variable]
+    for name in known:
+        sub_type = _field_type(cls, name)
+        if dataclasses.is_dataclass(sub_type) and name not in values:
+            values[name] = _build(sub_type, {}, f"{section}.{name}", source, env)
+    return cls(**values)
+
+
+def _field_type(cls: type, name: str) -> Any:
+    return typing.get_type_hints(cls)[name]
+
+
+def _check_type(value: Any, expected: Any, key: str, source: str) -> Any:
+    if typing.get_origin(expected) is list:
+        (item_type,) = typing.get_args(expected)
+        if not isinstance(value, list):
+            raise ConfigError(source, key, f"must be a list, got {type(value).__name__}")
+        return [_check_type(item, item_type, key, source) for item in value]
+    if isinstance(expected, types.UnionType):
+        expected = tuple(typing.get_args(expected))
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, bool) and expected is not bool:
+        raise ConfigError(source, key, f"must be {_type_name(expected)}, got boolean")
+    if not isinstance(value, expected):
+        got = type(value).__name__
+        raise ConfigError(source, key, f"must be {_type_name(expected)}, got {got}")
+    return value
+
+
+def _type_name(expected: Any) -> str:
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+    return names.get(expected, getattr(expected, "__name__", str(expected)))
+
+
+_CHOICES = {
+    ("email", "backend"): ("maildir", "smtp"),
+    ("email.smtp", "security"): ("none", "starttls", "tls"),
+    ("digest", "weekly_day"): (
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ),
+}
+
+
+def validate(config: Config) -> Config:
+    """Check values whose type is right but whose meaning is not."""
+    source = config.source
+    for (section, key), allowed in _CHOICES.items():
+        obj = config
+        for part in section.split("."):
+            obj = getattr(obj, part)
+        if getattr(obj, key) not in allowed:
+            raise ConfigError(source, f"{section}.{key}", f"must be one of {', '.join(allowed)}")
+    if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", config.site.base_url):
+        raise ConfigError(source, "site.base_url", "must be an http:// or https:// URL")
+    for key, zone in (
+        ("site.timezone", config.site.timezone),
+        ("digest.timezone", config.digest.timezone),
+    ):
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(source, key, f"unknown time zone {zone!r}") from None
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", config.digest.daily_at):
+        raise ConfigError(source, "digest.daily_at", "must be a time like 07:00")
+    for key, value in (
+        ("feeds.items", config.feeds.items),
+        ("admin.max_body_bytes", config.admin.max_body_bytes),
+        ("webhooks.concurrency", config.webhooks.concurrency),
+    ):
+        if value < 1:
+            raise ConfigError(source, key, "must be at least 1")
+    if config.scheduler.poll_seconds <= 0:
+        raise ConfigError(source, "scheduler.poll_seconds", "must be greater than 0")
+    return config

@@ -1,0 +1,87 @@
+"""The composition root: builds the database, clock, caches and metrics from a Config.
+
+Web, worker and CLI all start here; tests pass their own config (and clock)
+and get an isolated instance. Wiring only: no rules live in this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from syndicator import db, feeds
+from syndicator.config import Config
+from syndicator.metrics import Metrics
+from syndicator.rendercache import RenderCache, VersionBoard
+from syndicator.urls import Urls
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Core:
+    config: Config
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Clock
+    urls: Urls
+    metrics: Metrics = field(default_factory=Metrics)
+    cache: RenderCache = field(default_factory=RenderCache)
+    versions: VersionBoard = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.versions = VersionBoard(self._read_versions)
+
+    def _read_versions(self) -> dict[str, tuple[int, datetime]]:
+        with self.sessions() as session:
+            return feeds.versions(session)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return ZoneInfo(self.config.site.timezone)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session committed on success; this process's caches see the change at once."""
+        with db.transaction(self.sessions) as session:
+            yield session
+        self.versions.invalidate()
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for queries only."""
+        with self.sessions() as session:
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def build(config: Config, *, clock: Clock = system_clock) -> Core:
+    engine = db.make_engine(config.database_url)
+    return Core(
+        config=config,
+        engine=engine,
+        sessions=db.session_factory(engine),
+        clock=clock,
+        urls=Urls(config.site.base_url),
+    )
+
+
+def prepare(core: Core, *, migrate: bool) -> None:
+    """Start-up work shared by serve, web and worker: migrate SQLite when asked."""
+    if migrate and db.is_sqlite(core.engine):
+        db.upgrade(core.engine)

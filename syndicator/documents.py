@@ -1,0 +1,98 @@
+"""From stored rows to the plain documents the renderers and templates take.
+
+One listing (a feed or one tag of it, one page) becomes a `formats.FeedDocument`
+per format; the HTML pages use the same `Listing`, so a page and its feeds can
+never disagree about which posts they show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from syndicator import feeds, formats, markup, posts
+from syndicator.models import Feed, Post
+from syndicator.urls import Urls
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One page of one feed or tag, with what is needed to render it any way."""
+
+    feed: Feed
+    tag: str | None
+    tag_name: str | None
+    page: posts.Page
+
+    @property
+    def title(self) -> str:
+        return f"{self.feed.title}: {self.tag_name}" if self.tag_name else self.feed.title
+
+
+def listing(
+    session: Session, feed_slug: str, *, tag: str | None, number: int, per_page: int, now: datetime
+) -> Listing:
+    """Load a listing; FeedNotFound / NotFound when the feed, tag or page does not exist."""
+    feed = feeds.get(session, feed_slug)
+    tag_name = posts.tag_name(session, feed_slug, tag, now) if tag is not None else None
+    page = posts.page(session, feed_slug, number=number, per_page=per_page, now=now, tag=tag)
+    return Listing(feed, tag, tag_name, page)
+
+
+def feed_document(
+    listing: Listing, fmt: str, urls: Urls, *, full_content: bool
+) -> formats.FeedDocument:
+    feed, tag, page = listing.feed, listing.tag, listing.page
+    entries = tuple(entry(post, urls, full_content=full_content) for post in page.posts)
+    newest = max((item.updated_at for item in entries), default=feed.changed_at)
+    return formats.FeedDocument(
+        id=urls.listing(feed.slug, tag),
+        title=listing.title,
+        subtitle=feed.subtitle,
+        language=feed.language,
+        html_url=urls.listing(feed.slug, tag, page.number),
+        self_url=urls.feed(feed.slug, fmt, tag, page.number),
+        updated_at=newest,
+        authors=_feed_authors(feed),
+        icon=feed.icon,
+        entries=entries,
+        paging=_paging(listing, fmt, urls),
+    )
+
+
+def _feed_authors(feed: Feed) -> tuple[formats.Person, ...]:
+    if not feed.author_name:
+        return ()
+    return (formats.Person(feed.author_name, feed.author_email, feed.author_uri),)
+
+
+def _paging(listing: Listing, fmt: str, urls: Urls) -> formats.Paging | None:
+    page, slug, tag = listing.page, listing.feed.slug, listing.tag
+    if page.total_pages == 1:
+        return None
+    return formats.Paging(
+        first=urls.feed(slug, fmt, tag),
+        last=urls.feed(slug, fmt, tag, page.total_pages),
+        next=urls.feed(slug, fmt, tag, page.number + 1) if page.number < page.total_pages else None,
+        previous=urls.feed(slug, fmt, tag, page.number - 1) if page.number > 1 else None,
+    )
+
+
+def entry(post: Post, urls: Urls, *, full_content: bool) -> formats.Entry:
+    """A post as a feed entry, its links made absolute against its permalink."""
+    url = urls.post(post.feed_slug, post.slug)
+    return formats.Entry(
+        guid=post.guid,
+        url=url,
+        title=post.title,
+        content_html=markup.absolutize(post.content_html, url) if full_content else None,
+        summary=post.summary or (None if full_content else markup.excerpt(post.content_html)),
+        published_at=post.published_at,
+        updated_at=post.updated_at,
+        authors=(formats.Person(post.author),) if post.author else (),
+        tags=tuple(
+            formats.Tag(tag.name, urls.listing(post.feed_slug, tag.tag_slug)) for tag in post.tags
+        ),
+    )

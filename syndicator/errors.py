@@ -1,0 +1,52 @@
+"""The error tree: domain code raises these, the edges translate them."""
+
+from collections.abc import Mapping
+
+
+class SyndicatorError(Exception):
+    """Base of every error the service raises on purpose."""
+
+
+class ConfigError(SyndicatorError):
+    """A configuration file or value that cannot be used."""
+
+    def __init__(self, file: str, key: str | None, reason: str) -> None:
+        self.file, self.key, self.reason = file, key, reason
+        where = f"{file}: {key}" if key else file
+        super().__init__(f"{where}: {reason}")
+
+
+class NotFound(SyndicatorError):
+    """Something asked for by name or id does not exist."""
+
+
+class FeedNotFound(NotFound):
+    pass
+
+
+class PostNotFound(NotFound):
+    pass
+
+
+class PostGone(SyndicatorError):
+    """The post existed and was deleted (HTTP 410)."""
+
+
+class InvalidInput(SyndicatorError):
+    """Input that fails validation, with a message per field."""
+
+    def __init__(self, fields: Mapping[str, str], message: str = "invalid input") -> None:
+        self.fields = dict(fields)
+        super().__init__(message)
+
+
+class Conflict(SyndicatorError):
+    """A change that clashes with existing state (HTTP 409)."""
+
+
+class BadPostFile(SyndicatorError):
+    """A post file in the content folder that cannot be imported."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path, self.reason = path, reason
+        super().__init__(f"{path}: {reason}")

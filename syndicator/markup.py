@@ -1,0 +1,72 @@
+"""Markdown to safe HTML, and the URL rewriting feeds and mail need.
+
+Everything stored as HTML has passed through `sanitize`, so whatever reaches a
+page, a feed or a mail cannot run script, whichever way the post arrived.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from functools import partial
+from urllib.parse import urljoin, urlsplit
+
+import nh3
+from markdown_it import MarkdownIt
+
+from syndicator import xmltext
+
+_MARKDOWN = MarkdownIt("commonmark", {"typographer": False}).enable("table")
+_URL_SCHEMES = {"http", "https", "mailto"}
+_URL_ATTRIBUTES = {"href", "src", "cite"}
+_ALLOWED_TAGS = nh3.ALLOWED_TAGS - {"area", "map"}
+
+
+def render_markdown(source: str) -> str:
+    """Markdown (raw HTML inside allowed) to sanitized HTML."""
+    return sanitize(_MARKDOWN.render(xmltext.clean(source)))
+
+
+def sanitize(fragment: str) -> str:
+    """Strip scripts, event handlers, `javascript:` URLs and unknown tags."""
+    return nh3.clean(
+        xmltext.clean(fragment),
+        tags=_ALLOWED_TAGS,
+        url_schemes=_URL_SCHEMES,
+        link_rel="noopener noreferrer",
+    )
+
+
+def absolutize(fragment: str, base_url: str) -> str:
+    """Rewrite relative links and image sources against `base_url`.
+
+    Feed readers and mail clients show content away from the blog, where a
+    relative URL would point nowhere.
+    """
+    return nh3.clean(
+        fragment,
+        tags=_ALLOWED_TAGS,
+        url_schemes=_URL_SCHEMES,
+        link_rel="noopener noreferrer",
+        attribute_filter=partial(_absolute_attribute, base_url),
+    )
+
+
+def _absolute_attribute(base_url: str, _tag: str, attribute: str, value: str) -> str:
+    if attribute in _URL_ATTRIBUTES and not urlsplit(value).scheme:
+        return urljoin(base_url, value)
+    return value
+
+
+def plain_text(fragment: str) -> str:
+    """The readable text of an HTML fragment, whitespace folded."""
+    text = html.unescape(nh3.clean(fragment, tags=set()))
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def excerpt(fragment: str, limit: int = 280) -> str:
+    """A short plain-text teaser cut at a word boundary."""
+    text = plain_text(fragment)
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:.") + "…"

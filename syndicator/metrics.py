@@ -1,0 +1,53 @@
+"""Prometheus metrics, one registry per running instance so tests stay isolated."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+
+@dataclass
+class Metrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        self.requests = Counter(
+            "syndicator_http_requests",
+            "HTTP requests answered, by endpoint and status.",
+            ["endpoint", "method", "status"],
+            registry=self.registry,
+        )
+        self.request_seconds = Histogram(
+            "syndicator_http_request_seconds",
+            "Time to answer an HTTP request, by endpoint.",
+            ["endpoint"],
+            registry=self.registry,
+        )
+        self.feed_renders = Counter(
+            "syndicator_feed_renders",
+            "Feed documents rendered (cache misses), by format.",
+            ["format"],
+            registry=self.registry,
+        )
+        self.cache_hits = Counter(
+            "syndicator_feed_cache_hits",
+            "Feed requests served from the render cache.",
+            registry=self.registry,
+        )
+        self.cache_misses = Counter(
+            "syndicator_feed_cache_misses",
+            "Feed requests that had to render.",
+            registry=self.registry,
+        )
+        self.ticks = Counter(
+            "syndicator_worker_ticks", "Scheduler ticks run.", registry=self.registry
+        )
+        self.posts_went_live = Counter(
+            "syndicator_scheduled_posts_published",
+            "Scheduled posts that came due and went live.",
+            registry=self.registry,
+        )
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

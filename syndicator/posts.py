@@ -1,0 +1,328 @@
+"""Post rules and queries: visibility, slugs, stable ids, paging.
+
+Every change goes through `create`, `update` or `delete`, which bump the
+feed's version in the same transaction, whoever the caller is (the content
+folder, the admin API, the scheduler).
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from sqlalchemy import Select, and_, func, select
+from sqlalchemy.orm import Session
+
+from syndicator import feeds, markup, slugs, xmltext
+from syndicator.errors import InvalidInput, NotFound, PostGone, PostNotFound
+from syndicator.models import Post, PostSource, PostStatus, PostTag
+
+
+@dataclass(frozen=True)
+class PostData:
+    """A post as its author describes it, before any rule is applied."""
+
+    title: str
+    published_at: datetime
+    content_source: str = ""
+    content_html: str | None = None
+    summary: str | None = None
+    slug: str | None = None
+    author: str | None = None
+    tags: tuple[str, ...] = ()
+    status: PostStatus = PostStatus.PUBLISHED
+    updated_at: datetime | None = None
+    guid: str | None = None
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a post comes from, so the folder and the API never fight over one."""
+
+    source: PostSource = PostSource.API
+    path: str | None = None
+    content_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    posts: list[Post]
+    number: int
+    total_pages: int
+    total_posts: int = 0
+    next_due_at: datetime | None = field(default=None)
+
+
+def clean(data: PostData) -> PostData:
+    """Strip forbidden characters, render Markdown, derive the slug; raise on bad fields."""
+    title = xmltext.clean(data.title).strip()
+    html = (
+        markup.sanitize(data.content_html)
+        if data.content_html is not None
+        else markup.render_markdown(data.content_source)
+    )
+    slug = data.slug.strip() if data.slug else slugs.slugify(title)
+    errors = {}
+    if not title:
+        errors["title"] = "is required"
+    if reason := slugs.problem(slug):
+        errors["slug"] = reason
+    if data.published_at.tzinfo is None:
+        errors["published"] = "needs a time zone"
+    if errors:
+        raise InvalidInput(errors)
+    tags = tuple(dict.fromkeys(t for t in (xmltext.clean(x).strip() for x in data.tags) if t))
+    return replace(
+        data,
+        title=title,
+        content_source=xmltext.clean(data.content_source),
+        content_html=html,
+        summary=_clean_text(data.summary),
+        author=_clean_text(data.author),
+        slug=slug,
+        tags=tags,
+    )
+
+
+def _clean_text(value: str | None) -> str | None:
+    cleaned = xmltext.clean_optional(value)
+    return cleaned.strip() or None if cleaned is not None else None
+
+
+def create(session: Session, feed_slug: str, data: PostData, origin: Origin, now: datetime) -> Post:
+    data = clean(data)
+    assert data.slug is not None and data.content_html is not None
+    _free_slug(session, feed_slug, data.slug)
+    post = Post(
+        feed_slug=feed_slug,
+        guid=data.guid or f"urn:uuid:{uuid.uuid4()}",
+        slug=data.slug,
+        title=data.title,
+        content_source=data.content_source,
+        content_html=data.content_html,
+        summary=data.summary,
+        author=data.author,
+        status=data.status,
+        published_at=data.published_at,
+        updated_at=max(data.updated_at or data.published_at, data.published_at),
+        source=origin.source,
+        source_path=origin.path,
+        source_hash=origin.content_hash,
+        created_at=now,
+    )
+    _set_tags(post, data.tags)
+    _mark_live(post, now)
+    session.add(post)
+    feeds.touch(session, feed_slug, now)
+    session.flush()
+    return post
+
+
+def update(session: Session, post: Post, data: PostData, origin: Origin, now: datetime) -> bool:
+    """Apply new data; True when readers would see a difference.
+
+    `updated_at` moves only then (or when the author sets it), so a re-save
+    with the same text does not make every reader show the post as changed.
+    """
+    data = clean(data)
+    assert data.slug is not None
+    if data.slug != post.slug:
+        _free_slug(session, post.feed_slug, data.slug)
+    visible_before = _visible_fields(post)
+    post.title, post.content_source, post.content_html = (
+        data.title,
+        data.content_source,
+        data.content_html or "",
+    )
+    post.summary, post.author, post.slug = data.summary, data.author, data.slug
+    post.status, post.published_at = data.status, data.published_at
+    post.source, post.source_path, post.source_hash = (
+        origin.source,
+        origin.path,
+        origin.content_hash,
+    )
+    _set_tags(post, data.tags)
+    changed = _visible_fields(post) != visible_before
+    if data.updated_at is not None:
+        post.updated_at = max(data.updated_at, post.published_at)
+    elif changed:
+        post.updated_at = max(now, post.published_at)
+    _mark_live(post, now)
+    if changed:
+        feeds.touch(session, post.feed_slug, now)
+    session.flush()
+    return changed
+
+
+def delete(session: Session, post: Post, now: datetime) -> None:
+    """Tombstone the post: it leaves every list and its permalink answers 410."""
+    post.deleted_at = now
+    feeds.touch(session, post.feed_slug, now)
+    session.flush()
+
+
+def _visible_fields(post: Post) -> tuple[object, ...]:
+    return (
+        post.title,
+        post.content_html,
+        post.summary,
+        post.author,
+        post.slug,
+        post.status,
+        post.published_at,
+        tuple(post.tag_names),
+    )
+
+
+def _set_tags(post: Post, names: tuple[str, ...]) -> None:
+    by_slug: dict[str, str] = {}
+    for name in names:
+        by_slug.setdefault(slugs.slugify(name) or "tag", name)
+    current = {tag.tag_slug: tag for tag in post.tags}
+    post.tags = [
+        _tag(current.get(slug), slug, name, position)
+        for position, (slug, name) in enumerate(by_slug.items())
+    ]
+
+
+def _tag(existing: PostTag | None, slug: str, name: str, position: int) -> PostTag:
+    tag = existing or PostTag(tag_slug=slug)
+    tag.name, tag.position = name, position
+    return tag
+
+
+def _mark_live(post: Post, now: datetime) -> None:
+    if post.went_live_at is None and _is_visible(post, now):
+        post.went_live_at = now
+
+
+def _is_visible(post: Post, now: datetime) -> bool:
+    return (
+        post.status == PostStatus.PUBLISHED and post.published_at <= now and post.deleted_at is None
+    )
+
+
+def _free_slug(session: Session, feed_slug: str, slug: str) -> None:
+    """Refuse a slug a live post holds; reclaim it from a deleted one."""
+    holder = session.scalar(select(Post).where(Post.feed_slug == feed_slug, Post.slug == slug))
+    if holder is None:
+        return
+    if holder.deleted_at is None:
+        raise InvalidInput({"slug": f"'{slug}' is already used by another post"}, "slug taken")
+    session.delete(holder)
+    session.flush()
+
+
+def publish_due(session: Session, now: datetime) -> list[Post]:
+    """Mark scheduled posts whose time has come as live and drop their feeds' caches."""
+    due = list(
+        session.scalars(
+            select(Post).where(
+                Post.went_live_at.is_(None),
+                Post.deleted_at.is_(None),
+                Post.status == PostStatus.PUBLISHED,
+                Post.published_at <= now,
+            )
+        )
+    )
+    for post in due:
+        post.went_live_at = now
+    for feed_slug in {post.feed_slug for post in due}:
+        feeds.touch(session, feed_slug, now)
+    session.flush()
+    return due
+
+
+def _visible(feed_slug: str, now: datetime, tag: str | None = None) -> Select[tuple[Post]]:
+    query = select(Post).where(
+        Post.feed_slug == feed_slug,
+        Post.status == PostStatus.PUBLISHED,
+        Post.deleted_at.is_(None),
+        Post.published_at <= now,
+    )
+    if tag is not None:
+        query = query.where(Post.id.in_(select(PostTag.post_id).where(PostTag.tag_slug == tag)))
+    return query
+
+
+def visible(session: Session, feed_slug: str, now: datetime) -> list[Post]:
+    """Every visible post of a feed, newest first."""
+    query = _visible(feed_slug, now).order_by(Post.published_at.desc(), Post.id.desc())
+    return list(session.scalars(query))
+
+
+def page(
+    session: Session,
+    feed_slug: str,
+    *,
+    number: int,
+    per_page: int,
+    now: datetime,
+    tag: str | None = None,
+) -> Page:
+    """One page of visible posts, newest first; raises NotFound past the end."""
+    query = _visible(feed_slug, now, tag)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    total_pages = max(1, math.ceil(total / per_page))
+    if number < 1 or number > total_pages or (tag is not None and total == 0):
+        raise NotFound(f"page {number}")
+    posts = session.scalars(
+        query.order_by(Post.published_at.desc(), Post.id.desc())
+        .offset((number - 1) * per_page)
+        .limit(per_page)
+    )
+    return Page(list(posts), number, total_pages, total, next_due(session, feed_slug, now))
+
+
+def next_due(session: Session, feed_slug: str, now: datetime) -> datetime | None:
+    """When the next scheduled post of the feed becomes visible, if any."""
+    return session.scalar(
+        select(func.min(Post.published_at)).where(
+            and_(
+                Post.feed_slug == feed_slug,
+                Post.status == PostStatus.PUBLISHED,
+                Post.deleted_at.is_(None),
+                Post.published_at > now,
+            )
+        )
+    )
+
+
+def find_visible(session: Session, feed_slug: str, slug: str, now: datetime) -> Post:
+    """The post at a permalink; PostGone once deleted, PostNotFound when never visible."""
+    post = session.scalar(select(Post).where(Post.feed_slug == feed_slug, Post.slug == slug))
+    if post is None:
+        raise PostNotFound(slug)
+    if post.deleted_at is not None:
+        raise PostGone(slug)
+    if not _is_visible(post, now):
+        raise PostNotFound(slug)
+    return post
+
+
+def tag_name(session: Session, feed_slug: str, tag: str, now: datetime) -> str:
+    """The display name of a tag that has visible posts; NotFound otherwise."""
+    name = session.scalar(
+        select(PostTag.name)
+        .where(
+            PostTag.tag_slug == tag,
+            PostTag.post_id.in_(_visible(feed_slug, now).with_only_columns(Post.id)),
+        )
+        .limit(1)
+    )
+    if name is None:
+        raise NotFound(f"tag {tag}")
+    return name
+
+
+def tags(session: Session, feed_slug: str, now: datetime) -> list[tuple[str, str]]:
+    """(slug, name) of every tag with visible posts in the feed."""
+    rows = session.execute(
+        select(PostTag.tag_slug, func.min(PostTag.name))
+        .where(PostTag.post_id.in_(_visible(feed_slug, now).with_only_columns(Post.id)))
+        .group_by(PostTag.tag_slug)
+        .order_by(PostTag.tag_slug)
+    )
+    return [(slug, name) for slug, name in rows]

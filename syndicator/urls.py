@@ -1,0 +1,42 @@
+"""Absolute URLs of everything the service publishes, built from `[site] base_url`.
+
+Feeds, pages, mail and webhooks all link through here, so a permalink is the
+same string wherever it appears.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from syndicator.formats import FILENAMES
+
+
+@dataclass(frozen=True)
+class Urls:
+    base_url: str
+
+    def _join(self, path: str) -> str:
+        return self.base_url.rstrip("/") + path
+
+    def home(self) -> str:
+        return self._join("/")
+
+    def listing_path(self, feed: str, tag: str | None = None, page: int = 1) -> str:
+        """The path of an HTML list: a feed or a tag, page 1 being the bare URL."""
+        path = f"/{feed}/" if tag is None else f"/{feed}/tags/{tag}/"
+        return path if page == 1 else f"{path}page/{page}/"
+
+    def listing(self, feed: str, tag: str | None = None, page: int = 1) -> str:
+        return self._join(self.listing_path(feed, tag, page))
+
+    def feed_path(self, feed: str, fmt: str, tag: str | None = None, page: int = 1) -> str:
+        return self.listing_path(feed, tag, page) + FILENAMES[fmt]
+
+    def feed(self, feed: str, fmt: str, tag: str | None = None, page: int = 1) -> str:
+        return self._join(self.feed_path(feed, fmt, tag, page))
+
+    def post_path(self, feed: str, slug: str) -> str:
+        return f"/{feed}/{slug}/"
+
+    def post(self, feed: str, slug: str) -> str:
+        return self._join(self.post_path(feed, slug))

@@ -1,0 +1,85 @@
+"""Every error becomes a friendly page, or under /api/ one JSON body; never a traceback.
+
+Domain code raises domain errors; this is the one place that knows their
+HTTP statuses, and `api_error` is the one builder of API error bodies.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from syndicator.errors import Conflict, InvalidInput, NotFound, PostGone, SyndicatorError
+
+log = logging.getLogger(__name__)
+
+_PAGES = {
+    404: ("Not found", "There is nothing at this address. It may have moved, or never existed."),
+    405: ("Method not allowed", "This address does not accept that kind of request."),
+    410: ("Gone", "This post was removed by its author."),
+    500: ("Something went wrong", "The error was logged. Please try again in a moment."),
+}
+_DOMAIN_STATUS: tuple[tuple[type[SyndicatorError], int, str], ...] = (
+    (NotFound, 404, "not_found"),
+    (PostGone, 410, "gone"),
+    (InvalidInput, 422, "invalid_input"),
+    (Conflict, 409, "conflict"),
+)
+
+
+def api_error(
+    status: int, code: str, message: str, fields: Mapping[str, str] | None = None
+) -> Response:
+    """The one shape of every API error: {"error": {"code", "message", "fields"}}."""
+    response = jsonify(error={"code": code, "message": message, "fields": dict(fields or {})})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="syndicator"'
+    return response
+
+
+def page(status: int) -> tuple[str, int]:
+    title, message = _PAGES.get(status, (f"Error {status}", ""))
+    return render_template("error.html", status=status, title=title, message=message), status
+
+
+def _is_api() -> bool:
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(SyndicatorError, _domain_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
+
+
+def _domain_error(error: SyndicatorError) -> Response | tuple[str, int]:
+    for kind, status, code in _DOMAIN_STATUS:
+        if isinstance(error, kind):
+            if _is_api():
+                fields = error.fields if isinstance(error, InvalidInput) else None
+                return api_error(status, code, str(error) or code.replace("_", " "), fields)
+            return page(status)
+    return _unexpected(error)
+
+
+def _http_error(error: HTTPException) -> Response | tuple[str, int]:
+    if error.code is None or error.code < 400:
+        return error.get_response()
+    if _is_api():
+        code = (error.name or "error").lower().replace(" ", "_")
+        response = api_error(error.code, code, error.description or error.name)
+        if error.code == 405 and (allowed := error.get_headers()):
+            response.headers.update(dict(allowed))
+        return response
+    return page(error.code)
+
+
+def _unexpected(error: Exception) -> Response | tuple[str, int]:
+    log.exception("unhandled error", exc_info=error)
+    if _is_api():
+        return api_error(500, "internal_error", "unexpected error; it was logged")
+    return page(500)
