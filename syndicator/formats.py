@@ -96,10 +96,6 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(microsecond=0)
 
 
-def _rfc3339(moment: datetime) -> str:
-    return _utc(moment).isoformat()
-
-
 def _text(value: str | None) -> str | None:
     """Cleaned text, or None when nothing visible is left (validators flag blanks)."""
     if value is None:
@@ -250,7 +246,9 @@ def _as_html(text: str | None) -> str | None:
 
 def _rss_profile_escape(xml: bytes) -> bytes:
     """Re-spell '<', '&', '>' as hex references, as the RSS Best Practices Profile
-    asks for plain-text elements; the parsed document is unchanged."""
+    asks for plain-text elements (the W3C validator warns otherwise). feedgen
+    writes no CDATA, comments or PIs here, so every '&' starts a reference and
+    the parsed document is unchanged."""
     for entity, hexref in ((b"&lt;", b"&#x3C;"), (b"&amp;", b"&#x26;"), (b"&gt;", b"&#x3E;")):
         xml = xml.replace(entity, hexref)
     return xml
@@ -288,8 +286,8 @@ def _json_item(entry: Entry) -> dict[str, object]:
         "content_html": content,
         "content_text": None if content else summary or "",
         "summary": summary,
-        "date_published": _rfc3339(entry.published_at),
-        "date_modified": _rfc3339(entry.updated_at),
+        "date_published": _utc(entry.published_at).isoformat(),
+        "date_modified": _utc(entry.updated_at).isoformat(),
         "authors": _json_authors(entry.authors) or None,
         "tags": _tag_names(entry.tags) or None,
     }

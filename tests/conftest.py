@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from syndicator import config as config_module
 from syndicator import core as core_module
-from syndicator import importer
+from syndicator import db, importer
 
 PG_URL = os.environ.get("SYNDICATOR_TEST_DATABASE_URL")
 
@@ -146,26 +146,38 @@ def make_config(tmp_path: Path, database_url: str, blog: Blog) -> Callable[..., 
 
 
 @pytest.fixture
-def core(make_config: Callable[..., Any], clock: FakeClock) -> Iterator[core_module.Core]:
-    instance = core_module.build(make_config(), clock=clock)
-    core_module.prepare(instance, migrate=True)
-    if instance.engine.dialect.name != "sqlite":
-        from syndicator import db
+def make_core(
+    make_config: Callable[..., Any], clock: FakeClock
+) -> Iterator[Callable[..., core_module.Core]]:
+    """Build a migrated Core on the test's database with overridden config sections."""
+    built: list[core_module.Core] = []
 
+    def make(**sections: dict[str, Any]) -> core_module.Core:
+        instance = core_module.build(make_config(**sections), clock=clock)
         db.upgrade(instance.engine)
-    yield instance
-    instance.close()
+        built.append(instance)
+        return instance
+
+    yield make
+    for instance in built:
+        instance.close()
+
+
+@pytest.fixture
+def core(make_core: Callable[..., core_module.Core]) -> core_module.Core:
+    return make_core()
+
+
+def import_folder(core: core_module.Core, folder: Path) -> importer.SyncReport:
+    with core.transaction() as session:
+        return importer.sync(session, folder, core.timezone, core.now())
 
 
 @pytest.fixture
 def sync(core: core_module.Core, blog: Blog) -> Callable[[], importer.SyncReport]:
     """Import the test's content folder now."""
 
-    def run() -> importer.SyncReport:
-        with core.transaction() as session:
-            return importer.sync(session, blog.root, core.timezone, core.now())
-
-    return run
+    return lambda: import_folder(core, blog.root)
 
 
 @pytest.fixture
