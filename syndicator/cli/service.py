@@ -107,6 +107,7 @@ def tick(core: core_module.Core) -> None:
 @with_core(migrate=True)
 def export(core: core_module.Core, directory: Path) -> None:
     """Write every feed and page as static files mirroring the URL paths."""
+    _print_import(_import(core))
     from syndicator.web import create_app
     from syndicator.web.export import export as write_export
 

@@ -1,0 +1,125 @@
+"""The command line, run as a user runs it: a real process, real files, a real server."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import feedparser
+import pytest
+import requests
+
+SEED_FEEDS = Path(__file__).parent.parent / "feeds"
+SEED_TITLE = "Phone Tuning: When they Don\u2019t Call Back"
+
+
+def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "syndicator", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def site(tmp_path: Path, blog) -> Path:
+    """A working directory with a config.toml pointing at the test's content folder."""
+    (tmp_path / "config.toml").write_text(
+        f'[storage]\ncontent_dir = "{blog.root}"\ndatabase_url = "sqlite:///instance/site.db"\n'
+    )
+    return tmp_path
+
+
+def test_bad_config_is_one_line_naming_file_and_key_without_traceback(tmp_path):
+    (tmp_path / "config.toml").write_text("[feeds]\nitems = 'many'\n")
+    result = run("import", cwd=tmp_path)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "config.toml" in lines[0] and "feeds.items" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_config_option_is_accepted_before_and_after_the_subcommand(tmp_path, blog):
+    blog.post("hello")
+    path = tmp_path / "elsewhere.toml"
+    path.write_text(f'[storage]\ncontent_dir = "{blog.root}"\n')
+    before = run("--config", str(path), "import", cwd=tmp_path)
+    after = run("import", "--config", str(path), cwd=tmp_path)
+    assert before.returncode == after.returncode == 0, before.stderr + after.stderr
+    assert "1 created" in before.stdout
+    assert "1 unchanged" in after.stdout
+
+
+def test_import_reports_each_bad_file_and_exits_1_after_importing_the_good(site, blog):
+    blog.post("good")
+    blog.raw("broken", b"---\ntitle: [oops\n---\n")
+    result = run("import", cwd=site)
+    assert result.returncode == 1
+    assert "news/posts/broken.md" in result.stderr
+    assert "1 created" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_db_upgrade_and_tick_run_and_exit_0(site):
+    assert run("db", "upgrade", cwd=site).returncode == 0
+    result = run("tick", cwd=site)
+    assert result.returncode == 0, result.stderr
+    assert "went live" in result.stdout
+
+
+def test_export_writes_the_static_site(site, blog):
+    blog.post("hello")
+    result = run("export", str(site / "out"), cwd=site)
+    assert result.returncode == 0, result.stderr
+    assert (site / "out" / "news" / "hello" / "index.html").is_file()
+    assert feedparser.parse((site / "out" / "news" / "atom.xml").read_bytes()).bozo == 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_on_the_defaults_serves_the_shipped_blog(tmp_path):
+    """The README's run command in a fresh folder: the shipped blog, three valid feeds."""
+    (tmp_path / "feeds").symlink_to(SEED_FEEDS)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "syndicator", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "SYNDICATOR_CONFIG"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)
+        home = requests.get(base + "/", timeout=5)
+        assert "Phone Tuning" in home.text
+        for name in ("atom.xml", "rss.xml"):
+            parsed = feedparser.parse(
+                requests.get(f"{base}/from-the-waters/{name}", timeout=5).content
+            )
+            assert parsed.bozo == 0
+            assert parsed.entries[0].title == SEED_TITLE
+        json_feed = requests.get(base + "/from-the-waters/feed.json", timeout=5).json()
+        assert json_feed["items"][0]["title"] == SEED_TITLE
+        assert (tmp_path / "instance" / "syndicator.db").is_file()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

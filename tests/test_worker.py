@@ -1,0 +1,42 @@
+"""The scheduler's tick: scheduled posts go live once, wherever they came from."""
+
+from sqlalchemy import select
+
+from syndicator import worker
+from syndicator.models import Feed, Post
+
+
+def test_tick_marks_due_posts_live_once_and_bumps_the_feed_version(core, blog, sync, clock):
+    blog.post("scheduled", date="2026-11-26T12:10:00Z")
+    sync()
+    assert worker.tick(core).went_live == []
+    with core.reading() as session:
+        version = session.get(Feed, "news").version
+    clock.advance(minutes=10)
+    assert worker.tick(core).went_live == ["news/scheduled"]
+    assert worker.tick(core).went_live == []
+    with core.reading() as session:
+        post = session.scalar(select(Post).where(Post.slug == "scheduled"))
+        assert post.went_live_at == clock()
+        assert session.get(Feed, "news").version == version + 1
+
+
+def test_posts_already_due_at_import_are_live_without_a_tick(core, blog, sync, clock):
+    blog.post("past", date="2026-01-01T00:00:00Z")
+    sync()
+    with core.reading() as session:
+        assert session.scalar(select(Post.went_live_at)) == clock()
+    assert worker.tick(core).went_live == []
+
+
+def test_drafts_never_go_live(core, blog, sync, clock):
+    blog.post("draft", draft=True, date="2026-01-01T00:00:00Z")
+    sync()
+    clock.advance(days=30)
+    assert worker.tick(core).went_live == []
+
+
+def test_tick_is_counted_in_metrics(core, client):
+    worker.tick(core)
+    body = client.get("/metrics").data.decode()
+    assert "syndicator_worker_ticks_total 1.0" in body
