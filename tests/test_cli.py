@@ -123,3 +123,44 @@ def test_serve_on_the_defaults_serves_the_shipped_blog(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_worker_process_publishes_a_scheduled_post_within_the_poll_interval(tmp_path, blog):
+    """A real `syndicator worker`: the post's date passes and it goes live on the next poll."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import create_engine, text
+
+    due_at = datetime.now(UTC) + timedelta(seconds=3)
+    blog.post("soon", date=due_at.isoformat())
+    database = tmp_path / "worker.db"
+    (tmp_path / "config.toml").write_text(
+        f'[storage]\ncontent_dir = "{blog.root}"\ndatabase_url = "sqlite:///{database}"\n'
+        "[scheduler]\npoll_seconds = 0.5\n"
+    )
+    assert run("import", cwd=tmp_path).returncode == 0
+    process = subprocess.Popen(
+        [sys.executable, "-m", "syndicator", "worker"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    engine = create_engine(f"sqlite:///{database}")
+    try:
+        assert "polling every 0.5s" in process.stdout.readline()
+        ready_at = datetime.now(UTC)
+        deadline = time.monotonic() + 20
+        while True:
+            with engine.connect() as connection:
+                live = connection.execute(text("SELECT went_live_at FROM posts")).scalar()
+            if live is not None:
+                break
+            assert time.monotonic() < deadline, "the worker never published the post"
+            time.sleep(0.1)
+        went_live_at = datetime.fromisoformat(str(live)).replace(tzinfo=UTC)
+        assert due_at <= went_live_at <= max(due_at, ready_at) + timedelta(seconds=1.5)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        engine.dispose()
