@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from syndicator import feeds, posts, slugs
+from syndicator import feeds, posts, slugs, xmltext
 from syndicator.errors import BadPostFile
 from syndicator.models import PostStatus
 
@@ -147,11 +147,9 @@ def parse_feed_settings(path: Path) -> feeds.FeedSettings:
     if not isinstance(meta.get("title"), str) or not meta["title"].strip():
         raise BadPostFile(label, "needs a 'title'")
     values = {key: meta.get(key) for key in _FEED_KEYS - {"author"}}
+    values |= {f"author_{key}": author.get(key) for key in ("name", "email", "uri")}
     if any(value is not None and not isinstance(value, str) for value in values.values()):
         raise BadPostFile(label, "every value must be text")
     return feeds.FeedSettings(
-        **values,
-        author_name=author.get("name"),
-        author_email=author.get("email"),
-        author_uri=author.get("uri"),
+        **{key: xmltext.clean_optional(value) for key, value in values.items()}
     )
