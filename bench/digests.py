@@ -1,0 +1,235 @@
+"""Email digest benchmark (issue 5): sending throughput and memory.
+
+    python bench/digests.py                     # 10,000 subscribers, about two minutes
+    python bench/digests.py --subscribers 2000  # quicker
+
+N confirmed subscribers of one feed, a digest of 5 posts each, sent over SMTP
+to a local aiosmtpd sink running in its own process (it accepts and discards).
+
+(a) Throughput: `syndicator digest send --force` as a worker runs it (plan the
+due digests, claim them with a lease, compose, mark sending, send, mark sent:
+two commits per message, the first overlapping the previous send) against a
+bare smtplib loop that sends the same prebuilt messages over one reused
+connection, to the same sink, in the same run (once before and once after;
+the faster of the two counts). Target: ratio >= 0.5, end to end (planning
+included).
+(b) Memory: each digest run happens in a fresh child process, which reports
+its own peak RSS (VmHWM from /proc/self/status) after sending, at N/5
+and N subscribers to show it does not grow with the list. Target: < 200 MB.
+
+Everything runs on a temporary SQLite file. Exits 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import resource
+import smtplib
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from syndicator import config as config_module
+from syndicator import core as core_module
+from syndicator import digests, feeds, letters, mailqueue, posts, subscriptions
+from syndicator.models import Feed, Post, Subscriber
+
+TARGET_RATIO = 0.5
+TARGET_MB = 200
+POSTS = 5
+
+
+class _Counting:
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        return "250 OK"
+
+
+def _sink(port: int, ready: Any) -> None:
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(_Counting(), hostname="127.0.0.1", port=port)
+    controller.start()
+    ready.set()
+    asyncio.run(asyncio.sleep(3600))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _config(folder: Path, port: int) -> config_module.Config:
+    return config_module.from_mapping(
+        {
+            "storage": {"database_url": f"sqlite:///{folder / 'bench.db'}"},
+            "email": {
+                "backend": "smtp",
+                "from": "News <news@example.org>",
+                "batch_size": 500,
+                "smtp": {"host": "127.0.0.1", "port": port, "security": "none"},
+            },
+        },
+        base_dir=folder,
+    )
+
+
+def _populate(core: core_module.Core, subscribers: int) -> None:
+    """A feed, N confirmed subscribers (one transaction), then 5 posts."""
+    with core.transaction() as session:
+        feeds.upsert(session, "news", feeds.FeedSettings(title="News"), core.now())
+        for n in range(subscribers):
+            request = subscriptions.Request("news", f"reader{n}@example.org")
+            subscriptions.add(
+                session, request, core.config, core.timezone, core.now(), confirmed=True
+            )
+    paragraph = "Some words about rivers and the sea, with a [link](/about/). " * 12
+    with core.transaction() as session:
+        for n in range(POSTS):
+            data = posts.PostData(
+                title=f"Post number {n}",
+                published_at=core.now() + timedelta(seconds=n + 1),
+                content_source=f"{paragraph}\n\n![a picture](/img/{n}.png)\n\n{paragraph}",
+            )
+            posts.create(
+                session, "news", data, posts.Origin(), core.now() + timedelta(seconds=n + 1)
+            )
+
+
+def _prebuilt(core: core_module.Core) -> list[tuple[str, bytes]]:
+    """The same digests, composed ahead of time for the bare loop."""
+    letterhead = letters.Letterhead.from_config(core.config, core.timezone)
+    with core.reading() as session:
+        feed = session.get_one(Feed, "news")
+        items = [letters.item(p, letterhead) for p in session.scalars(select(Post))]
+        rows = session.scalars(select(Subscriber).order_by(Subscriber.id)).all()
+        return [
+            (
+                row.email,
+                letters.digest(
+                    letterhead,
+                    feed,
+                    items,
+                    letters.Recipient(row.email, row.frequency, row.unsubscribe_token),
+                    message_id=f"<{row.id}.bench@example.org>",
+                    date=core.now(),
+                ),
+            )
+            for row in rows
+        ]
+
+
+def _bare_loop(port: int, messages: list[tuple[str, bytes]]) -> float:
+    started = time.perf_counter()
+    connection = smtplib.SMTP("127.0.0.1", port)
+    for recipient, data in messages:
+        connection.sendmail("news@example.org", [recipient], data)
+    connection.quit()
+    return len(messages) / (time.perf_counter() - started)
+
+
+def child(folder: Path, port: int) -> None:
+    """One digest run, as `digest send --force` does it; prints rate and peak memory."""
+    core = core_module.build(_config(folder, port))
+    started = time.perf_counter()
+    planned = digests.plan_due(core, digests.Selection(force=True))
+    planning = time.perf_counter() - started
+    report = mailqueue.send_pending(core, digests.Selection(force=True))
+    elapsed = time.perf_counter() - started
+    core.close()
+    print(
+        json.dumps(
+            {
+                "planned": planned,
+                "sent": report.sent,
+                "seconds": elapsed,
+                "planning": planning,
+                "peak_mb": _peak_mb(),
+            }
+        )
+    )
+
+
+def _peak_mb() -> float:
+    """This process's peak RSS (VmHWM). Not ru_maxrss: on Linux that survives exec and
+    would report the parent's size at fork."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _run_child(folder: Path, port: int) -> dict[str, Any]:
+    output = subprocess.run(
+        [sys.executable, __file__, "--child", str(folder), "--port", str(port)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def measure(subscribers: int, port: int) -> tuple[dict[str, Any], float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        clock_at = datetime.now(UTC) - timedelta(hours=1)
+        core = core_module.build(_config(folder, port), clock=lambda: clock_at)
+        core_module.prepare(core, migrate=True)
+        _populate(core, subscribers)
+        messages = _prebuilt(core)
+        core.close()
+        before = _bare_loop(port, messages)
+        ours = _run_child(folder, port)
+        after = _bare_loop(port, messages)
+    return ours, max(before, after)  # the better bare run: the harder target
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=10_000)
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.port)
+        return 0
+    port = _free_port()
+    ready = multiprocessing.Event()
+    sink = multiprocessing.Process(target=_sink, args=(port, ready), daemon=True)
+    sink.start()
+    ready.wait(10)
+    try:
+        small, _ = measure(args.subscribers // 5, port)
+        ours, bare = measure(args.subscribers, port)
+    finally:
+        sink.terminate()
+    rate = ours["sent"] / ours["seconds"]
+    ratio = rate / bare
+    small_n = args.subscribers // 5
+    print(f"subscribers: {args.subscribers}, {POSTS} posts per digest, SQLite, SMTP sink process")
+    print(f"digest send (plan, claim, compose, send, record): {ours['sent']} mails")
+    print(f"  in {ours['seconds']:.1f}s = {rate:,.0f}/s; planning took {ours['planning']:.1f}s")
+    print(f"bare smtplib loop, prebuilt messages, one connection: {bare:,.0f}/s")
+    print(f"ratio: {ratio:.2f} (target >= {TARGET_RATIO})")
+    print(
+        f"peak RSS of the sending process: {small['peak_mb']:.0f} MB at {small_n} subscribers, "
+        f"{ours['peak_mb']:.0f} MB at {args.subscribers} (target < {TARGET_MB} MB, flat)"
+    )
+    ok = ratio >= TARGET_RATIO and ours["peak_mb"] < TARGET_MB and ours["sent"] == args.subscribers
+    print("OK" if ok else "TARGET MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
