@@ -49,6 +49,8 @@ class Smtp:
     security: str = "starttls"
     username: str = ""
     password: str = ""
+    timeout_seconds: float = 30.0
+    ca_file: str = ""  # PEM bundle to trust instead of the system CAs (a private relay)
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,14 @@ class Email:
     sender: str = "syndicator <syndicator@localhost>"
     maildir: str = "instance/mail"
     bounce_limit: int = 3
+    list_unsubscribe_mailto: str = ""
+    dkim_domain: str = ""
+    dkim_selector: str = ""
+    dkim_private_key_path: str = ""
+    retry_base_seconds: int = 60
+    retry_max_seconds: int = 3600
+    lease_seconds: int = 300
+    batch_size: int = 200
     smtp: Smtp = field(default_factory=Smtp)
 
 
@@ -65,6 +75,10 @@ class Digest:
     daily_at: str = "07:00"
     weekly_day: str = "monday"
     timezone: str = "UTC"
+    confirm_expiry_days: int = 7
+    subscribe_limit_per_ip: int = 10  # subscribe requests per client address per hour
+    subscribe_limit_per_email: int = 3  # subscribe requests per email address per hour
+    check_deliverability: bool = False  # DNS look-up of the address's domain
 
 
 @dataclass(frozen=True)
@@ -77,6 +91,7 @@ class Webhooks:
         default_factory=lambda: [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
     )
     disable_after_days: float = 5.0
+    per_endpoint_concurrency: int = 4
 
 
 @dataclass(frozen=True)
@@ -269,9 +284,38 @@ def validate(config: Config) -> Config:
         ("feeds.items", config.feeds.items),
         ("admin.max_body_bytes", config.admin.max_body_bytes),
         ("webhooks.concurrency", config.webhooks.concurrency),
+        ("webhooks.per_endpoint_concurrency", config.webhooks.per_endpoint_concurrency),
+        ("email.bounce_limit", config.email.bounce_limit),
+        ("email.batch_size", config.email.batch_size),
+        ("email.lease_seconds", config.email.lease_seconds),
+        ("email.retry_base_seconds", config.email.retry_base_seconds),
+        ("email.retry_max_seconds", config.email.retry_max_seconds),
+        ("digest.confirm_expiry_days", config.digest.confirm_expiry_days),
+        ("digest.subscribe_limit_per_ip", config.digest.subscribe_limit_per_ip),
+        ("digest.subscribe_limit_per_email", config.digest.subscribe_limit_per_email),
     ):
         if value < 1:
             raise ConfigError(source, key, "must be at least 1")
     if config.scheduler.poll_seconds <= 0:
         raise ConfigError(source, "scheduler.poll_seconds", "must be greater than 0")
+    _validate_webhooks(config.webhooks, source)
+    _validate_email(config.email, source)
     return config
+
+
+def _validate_webhooks(webhooks: Webhooks, source: str) -> None:
+    if not webhooks.retry_schedule or min(webhooks.retry_schedule) < 0:
+        raise ConfigError(source, "webhooks.retry_schedule", "must list seconds, none negative")
+    for key in ("timeout_seconds", "disable_after_days", "max_payload_bytes"):
+        if getattr(webhooks, key) <= 0:
+            raise ConfigError(source, f"webhooks.{key}", "must be greater than 0")
+
+
+def _validate_email(email: Email, source: str) -> None:
+    if email.smtp.timeout_seconds <= 0:
+        raise ConfigError(source, "email.smtp.timeout_seconds", "must be greater than 0")
+    dkim = {"dkim_domain": email.dkim_domain, "dkim_selector": email.dkim_selector}
+    dkim["dkim_private_key_path"] = email.dkim_private_key_path
+    if any(dkim.values()) and not all(dkim.values()):
+        missing = next(key for key, value in dkim.items() if not value)
+        raise ConfigError(source, f"email.{missing}", "DKIM signing needs all three dkim_ keys")

@@ -41,7 +41,11 @@ class InvalidInput(SyndicatorError):
 
 
 class Conflict(SyndicatorError):
-    """A change that clashes with existing state (HTTP 409)."""
+    """A change that clashes with existing state (HTTP 409), naming the fields involved."""
+
+    def __init__(self, message: str, fields: Mapping[str, str] | None = None) -> None:
+        self.fields = dict(fields or {})
+        super().__init__(message)
 
 
 class BadPostFile(SyndicatorError):

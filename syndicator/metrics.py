@@ -49,5 +49,18 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.webhook_attempts = Counter(
+            "syndicator_webhook_attempts",
+            "Webhook delivery attempts, by outcome.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.mails = Counter(
+            "syndicator_mails",
+            "Mails handed to the transport, by outcome.",
+            ["outcome"],
+            registry=self.registry,
+        )
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -133,3 +134,205 @@ class PostTag(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
 
     post: Mapped[Post] = relationship(back_populates="tags")
+
+
+# --- Webhooks: endpoints, the event outbox, one message per (event, endpoint), attempts ---
+
+
+class EndpointStatus(StrEnum):
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+
+class MessageStatus(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class WebhookEndpoint(Base):
+    """A receiver URL with its filters, signing secrets and health."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+    # JSON lists; empty means "all".
+    event_types: Mapped[str] = mapped_column(Text, default="[]")
+    feed_slugs: Mapped[str] = mapped_column(Text, default="[]")
+    secret: Mapped[str] = mapped_column(String(100))
+    # The secret before the last rotation keeps signing until this moment.
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20), default=EndpointStatus.ACTIVE)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    # First failure since the last success: the clock of the disable-after-days rule.
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WebhookEvent(Base):
+    """The outbox: written in the same transaction as the change it describes.
+
+    `snapshot` is the post as it was then (JSON); `body` is rendered from it
+    once, at fan-out, and never changes after, so every attempt is identical.
+    """
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (Index("ix_webhook_events_unfanned", "fanned_out_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(50))
+    feed_slug: Mapped[str | None] = mapped_column(String(200))
+    snapshot: Mapped[str] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text)
+    # A test event goes to this one endpoint only.
+    endpoint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebhookMessage(Base):
+    """One event for one endpoint: the unit that is claimed, sent and retried."""
+
+    __tablename__ = "webhook_messages"
+    __table_args__ = (
+        UniqueConstraint("event_id", "endpoint_id", name="uq_webhook_messages_event_endpoint"),
+        Index("ix_webhook_messages_due", "status", "next_attempt_at"),
+        Index("ix_webhook_messages_endpoint", "endpoint_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    webhook_id: Mapped[str] = mapped_column(String(64), unique=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("webhook_events.id", ondelete="CASCADE"))
+    endpoint_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
+    )
+    status: Mapped[str] = mapped_column(String(20), default=MessageStatus.PENDING)
+    # Attempts in the current series (a manual retry starts a new one).
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The claim: a worker owns the message until lease_until; claimed_by names that run.
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    event: Mapped[WebhookEvent] = relationship(lazy="joined")
+
+
+class WebhookAttempt(Base):
+    """One try at sending a message: what the receiver answered, or why it could not."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (Index("ix_webhook_attempts_message", "message_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("webhook_messages.id", ondelete="CASCADE"))
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    response_prefix: Mapped[str | None] = mapped_column(Text)
+
+
+# --- Email digests: subscribers, the mail queue, and which posts each digest held ---
+
+
+class SubscriberStatus(StrEnum):
+    UNCONFIRMED = "unconfirmed"
+    CONFIRMED = "confirmed"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+
+
+class Frequency(StrEnum):
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+class MailKind(StrEnum):
+    CONFIRMATION = "confirmation"
+    DIGEST = "digest"
+
+
+class MailStatus(StrEnum):
+    PENDING = "pending"  # waiting for its next attempt
+    SENDING = "sending"  # handed to the transport; in doubt if the sender died here
+    SENT = "sent"
+    FAILED = "failed"  # refused for good (5xx)
+    SKIPPED = "skipped"  # nothing left to send: unsubscribed, or its posts were deleted
+
+
+class Subscriber(Base):
+    """One address subscribed to one feed's digest."""
+
+    __tablename__ = "subscribers"
+    __table_args__ = (
+        UniqueConstraint("feed_slug", "email", name="uq_subscribers_feed_email"),
+        Index("ix_subscribers_due", "status", "frequency", "last_slot_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feed_slug: Mapped[str] = mapped_column(ForeignKey("feeds.slug", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    frequency: Mapped[str] = mapped_column(String(10), default=Frequency.DAILY)
+    status: Mapped[str] = mapped_column(String(20), default=SubscriberStatus.UNCONFIRMED)
+    # The unsubscribe link goes into every mail, so the token itself is kept;
+    # look-ups go through the SHA-256 digests so no comparison leaks a token.
+    unsubscribe_token: Mapped[str] = mapped_column(String(64))
+    unsubscribe_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    confirm_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+    confirm_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    bounce_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The schedule slot most recently handled for this subscriber (digest or not).
+    last_slot_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MailMessage(Base):
+    """A mail to send: a row, so a crash or an SMTP outage loses nothing."""
+
+    __tablename__ = "mail_messages"
+    __table_args__ = (Index("ix_mail_messages_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default=MailStatus.PENDING)
+    # The Message-ID header, fixed when the row is written so a re-send carries the same one.
+    header_id: Mapped[str] = mapped_column(String(255), unique=True)
+    # Confirmation mails are composed when queued; digests when sent.
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(80))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DigestPost(Base):
+    """A post held by a digest; unique per subscriber so no post is mailed twice."""
+
+    __tablename__ = "digest_posts"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "post_id", name="uq_digest_posts_subscriber_post"),
+        Index("ix_digest_posts_post", "post_id"),
+    )
+
+    mail_id: Mapped[int] = mapped_column(
+        ForeignKey("mail_messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE")
+    )

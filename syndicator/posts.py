@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
-from syndicator import feeds, markup, slugs, xmltext
+from syndicator import events, feeds, markup, slugs, xmltext
 from syndicator.errors import InvalidInput, NotFound, PostGone, PostNotFound
 from syndicator.models import Post, PostSource, PostStatus, PostTag
 
@@ -117,6 +117,8 @@ def create(session: Session, feed_slug: str, data: PostData, origin: Origin, now
     session.add(post)
     feeds.touch(session, feed_slug, now)
     session.flush()
+    if _announced(post, now):
+        events.record(session, events.EventType.POST_PUBLISHED, post, now)
     return post
 
 
@@ -131,6 +133,7 @@ def update(session: Session, post: Post, data: PostData, origin: Origin, now: da
     if data.slug != post.slug:
         _free_slug(session, post.feed_slug, data.slug)
     visible_before = _visible_fields(post)
+    was_announced = _announced(post, now)
     post.title, post.content_source, post.content_html = (
         data.title,
         data.content_source,
@@ -153,14 +156,36 @@ def update(session: Session, post: Post, data: PostData, origin: Origin, now: da
     if changed:
         feeds.touch(session, post.feed_slug, now)
     session.flush()
+    _record_change(session, post, was_announced=was_announced, changed=changed, now=now)
     return changed
 
 
 def delete(session: Session, post: Post, now: datetime) -> None:
     """Tombstone the post: it leaves every list and its permalink answers 410."""
+    was_announced = _announced(post, now)
     post.deleted_at = now
     feeds.touch(session, post.feed_slug, now)
     session.flush()
+    if was_announced:
+        events.record(session, events.EventType.POST_DELETED, post, now)
+
+
+def _announced(post: Post, now: datetime) -> bool:
+    """Visible, and known to be: webhook receivers have been told it is there."""
+    return post.went_live_at is not None and _is_visible(post, now)
+
+
+def _record_change(
+    session: Session, post: Post, *, was_announced: bool, changed: bool, now: datetime
+) -> None:
+    """The event an update causes: it appeared, it left every feed, or it changed."""
+    is_announced = _announced(post, now)
+    if is_announced and not was_announced:
+        events.record(session, events.EventType.POST_PUBLISHED, post, now)
+    elif was_announced and not is_announced:
+        events.record(session, events.EventType.POST_DELETED, post, now)
+    elif is_announced and changed:
+        events.record(session, events.EventType.POST_UPDATED, post, now)
 
 
 def _visible_fields(post: Post) -> tuple[object, ...]:
@@ -229,6 +254,7 @@ def publish_due(session: Session, now: datetime) -> list[Post]:
     )
     for post in due:
         post.went_live_at = now
+        events.record(session, events.EventType.POST_PUBLISHED, post, now)
     for feed_slug in {post.feed_slug for post in due}:
         feeds.touch(session, feed_slug, now)
     session.flush()

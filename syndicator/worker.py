@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from syndicator import posts
+from syndicator import delivery, digests, mailqueue, posts, webhooks
 from syndicator.core import Core
 
 log = logging.getLogger(__name__)
@@ -22,10 +22,13 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class TickReport:
     went_live: list[str]
+    digests_planned: int = 0
+    mails_sent: int = 0
+    webhooks_sent: int = 0
 
 
 def tick(core: Core) -> TickReport:
-    """Publish scheduled posts whose time has come."""
+    """Run every due job once: scheduled posts, webhook deliveries, digests and their mail."""
     with core.transaction() as session:
         due = posts.publish_due(session, core.now())
         went_live = [f"{post.feed_slug}/{post.slug}" for post in due]
@@ -33,7 +36,27 @@ def tick(core: Core) -> TickReport:
     core.metrics.posts_went_live.inc(len(went_live))
     for name in went_live:
         log.info("scheduled post went live: %s", name)
-    return TickReport(went_live)
+    sent = deliver_webhooks(core)
+    digests_planned = digests.plan_due(core)
+    mails = mailqueue.send_pending(core)
+    core.metrics.mails.labels("sent").inc(mails.sent)
+    core.metrics.mails.labels("failed").inc(mails.failed)
+    return TickReport(
+        went_live, digests_planned=digests_planned, mails_sent=mails.sent, webhooks_sent=sent
+    )
+
+
+def deliver_webhooks(core: Core) -> int:
+    """Fan the outbox out into messages, then send every message that is due."""
+    limit = core.config.webhooks.max_payload_bytes
+    while True:
+        with core.transaction() as session:
+            if not webhooks.fan_out(session, core.urls, core.now(), max_bytes=limit):
+                break
+    report = delivery.run(core)
+    core.metrics.webhook_attempts.labels("succeeded").inc(report.succeeded)
+    core.metrics.webhook_attempts.labels("failed").inc(report.attempted - report.succeeded)
+    return report.attempted
 
 
 def _safe_tick(core: Core) -> None:

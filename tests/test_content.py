@@ -92,6 +92,8 @@ def test_feed_settings_read_author_table(tmp_path: Path):
 
 def test_feed_settings_lose_characters_xml_forbids(tmp_path: Path):
     path = tmp_path / "feed.toml"
-    path.write_text('title = "Bell\\u0007 Feed"\nsubtitle = "a\\u001bb"\n[author]\nname = "N\\u0000"\n')
+    path.write_text(
+        'title = "Bell\\u0007 Feed"\nsubtitle = "a\\u001bb"\n[author]\nname = "N\\u0000"\n'
+    )
     settings = content.parse_feed_settings(path)
     assert (settings.title, settings.subtitle, settings.author_name) == ("Bell Feed", "ab", "N")

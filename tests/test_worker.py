@@ -40,3 +40,18 @@ def test_tick_is_counted_in_metrics(core, client):
     worker.tick(core)
     body = client.get("/metrics").data.decode()
     assert "syndicator_worker_ticks_total 1.0" in body
+
+
+def test_webhook_attempts_are_counted_by_outcome(make_core):
+    from webhook_support import FAST, Receiver, add_endpoint, add_feed, publish
+
+    hook_core = make_core(webhooks=FAST)
+    add_feed(hook_core)
+    with Receiver() as receiver:
+        add_endpoint(hook_core, receiver.url())
+        add_endpoint(hook_core, "http://127.0.0.1:9/refused")
+        publish(hook_core, "Hello")
+        worker.tick(hook_core)
+    body = hook_core.metrics.exposition().decode()
+    assert 'syndicator_webhook_attempts_total{outcome="succeeded"} 1.0' in body
+    assert 'syndicator_webhook_attempts_total{outcome="failed"} 1.0' in body

@@ -66,4 +66,4 @@ def main() -> None:
 
 
 # Command modules register themselves on `cli` when imported.
-from syndicator.cli import service  # noqa: E402, F401
+from syndicator.cli import posts, service, subscribers, webhooks  # noqa: E402, F401

@@ -99,7 +99,10 @@ def _print_import(report: importer.SyncReport) -> None:
 def tick(core: core_module.Core) -> None:
     """Run every due job once and exit."""
     report = worker.tick(core)
-    click.echo(f"tick: {len(report.went_live)} scheduled posts went live")
+    click.echo(
+        f"tick: {len(report.went_live)} scheduled posts went live, "
+        f"{report.webhooks_sent} webhook attempts, {report.mails_sent} mails sent"
+    )
 
 
 @cli.command()

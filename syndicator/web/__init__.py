@@ -15,7 +15,7 @@ from syndicator import config as config_module
 from syndicator import core as core_module
 from syndicator.config import Config
 from syndicator.core import Core
-from syndicator.web import api, errors, feeds, ops, pages
+from syndicator.web import api, errors, feeds, ops, pages, subscribe
 from syndicator.web.context import core_of_app
 
 access_log = logging.getLogger("syndicator.access")
@@ -31,6 +31,7 @@ def create_app(config: Config | None = None, *, core: Core | None = None) -> Fla
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.register_blueprint(ops.blueprint)
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(subscribe.blueprint)
     app.register_blueprint(feeds.blueprint)
     app.register_blueprint(pages.blueprint)
     errors.register(app)

@@ -10,7 +10,8 @@ import logging
 from collections.abc import Mapping
 
 from flask import Flask, Response, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.routing import RequestRedirect
 
 from syndicator.errors import Conflict, InvalidInput, NotFound, PostGone, SyndicatorError
 
@@ -51,16 +52,24 @@ def _is_api() -> bool:
 
 
 def register(app: Flask) -> None:
+    app.before_request(_no_redirects_under_api)
     app.register_error_handler(SyndicatorError, _domain_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
+
+
+def _no_redirects_under_api() -> Response | None:
+    """Page routes would redirect /api/x to /api/x/ with an HTML body: answer JSON 404."""
+    if _is_api() and isinstance(request.routing_exception, RequestRedirect):
+        return api_error(404, "not_found", f"no API route at {request.path}")
+    return None
 
 
 def _domain_error(error: SyndicatorError) -> Response | tuple[str, int]:
     for kind, status, code in _DOMAIN_STATUS:
         if isinstance(error, kind):
             if _is_api():
-                fields = error.fields if isinstance(error, InvalidInput) else None
+                fields = getattr(error, "fields", None)
                 return api_error(status, code, str(error) or code.replace("_", " "), fields)
             return page(status)
     return _unexpected(error)
@@ -72,8 +81,9 @@ def _http_error(error: HTTPException) -> Response | tuple[str, int]:
     if _is_api():
         code = (error.name or "error").lower().replace(" ", "_")
         response = api_error(error.code, code, error.description or error.name)
-        if error.code == 405 and (allowed := error.get_headers()):
-            response.headers.update(dict(allowed))
+        # Only Allow: the exception's own headers also carry its HTML Content-Type.
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            response.headers["Allow"] = ", ".join(error.valid_methods)
         return response
     return page(error.code)
 

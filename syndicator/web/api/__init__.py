@@ -1,23 +1,30 @@
 """The admin API: JSON over `Authorization: Bearer <admin token>`.
 
 Conventions every resource module follows (posts, webhooks, subscribers):
-routes on `blueprint`, bodies read with `json_body()`, lists answered with
-`listing()`, errors raised as domain errors (web.errors turns them into the
-one JSON error shape), and each route described in `openapi.PATHS`.
+routes on `blueprint`, ids in paths as `<id:name>` (a larger number than a
+database id is a 404, not an overflow), bodies read with `json_body()`, lists
+answered with `listing()`, errors raised as domain errors (web.errors turns
+them into the one JSON error shape), and each route described in
+`openapi.PATHS`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
+from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
+from werkzeug.routing import IntegerConverter, Map
 
+from syndicator import xmltext
 from syndicator.errors import InvalidInput
 from syndicator.web.context import core_of_app
 from syndicator.web.errors import api_error
@@ -28,6 +35,23 @@ PUBLIC_ENDPOINTS = {"api.openapi_document"}
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 50
 _MAX_DEPTH = 32
+MAX_ID = 2**31 - 1  # an INTEGER column on PostgreSQL
+_MAX_OFFSET = MAX_ID  # no real cursor gets further
+_LIMIT = re.compile(r"[0-9]{1,4}")
+# PATCH bodies are often sent as JSON Merge Patch (RFC 7396); the meaning is the same here.
+JSON_MEDIA_TYPES = ("application/json", "application/merge-patch+json")
+
+
+class IdConverter(IntegerConverter):
+    """A database id in a path: 1 to 2**31 - 1, the range of an id column everywhere."""
+
+    def __init__(self, url_map: Map) -> None:
+        super().__init__(url_map, min=1, max=MAX_ID)
+
+
+@blueprint.record_once
+def _add_converters(state: BlueprintSetupState) -> None:
+    state.app.url_map.converters["id"] = IdConverter
 
 
 @blueprint.before_request
@@ -43,10 +67,27 @@ def _authenticate() -> Response | None:
             "or the SYNDICATOR_ADMIN_TOKEN environment variable",
         )
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    valid = hmac.compare_digest(given.strip().encode(), token.encode())
+    # Hashing first makes the comparison take the same time whatever the given length.
+    valid = hmac.compare_digest(_digest(given.strip()), _digest(token))
     if scheme.lower() != "bearer" or not valid:
         return api_error(401, "unauthorized", "missing or wrong bearer token")
     return None
+
+
+def _digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
+
+
+@blueprint.before_request
+def _refuse_nul_in_query() -> None:
+    """No database stores NUL in text; a query asking for one is malformed."""
+    bad = {
+        name: "must not contain NUL characters"
+        for name, value in request.args.items(multi=True)
+        if "\x00" in name + value
+    }
+    if bad:
+        raise InvalidInput({xmltext.clean(name): reason for name, reason in bad.items()})
 
 
 def json_body() -> dict[str, Any]:
@@ -54,20 +95,40 @@ def json_body() -> dict[str, Any]:
     limit = core_of_app().config.admin.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise RequestEntityTooLarge(f"the body is larger than {limit} bytes")
-    if request.mimetype != "application/json":
+    if request.mimetype not in JSON_MEDIA_TYPES:
         raise UnsupportedMediaType("send the body as application/json")
     raw = request.stream.read(limit + 1)
     if len(raw) > limit:
         raise RequestEntityTooLarge(f"the body is larger than {limit} bytes")
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        data = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+    except RecursionError:
+        raise InvalidInput({"body": f"nested deeper than {_MAX_DEPTH} levels"}) from None
+    except ValueError as exc:  # bad UTF-8, bad JSON, NaN, a number too long to read
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidInput({"body": "must be a JSON object"}, "the body must be a JSON object")
     if _depth(data) > _MAX_DEPTH:
         raise InvalidInput({"body": f"nested deeper than {_MAX_DEPTH} levels"}, "body too deep")
-    return data
+    return _without_forbidden_characters(data)
+
+
+def _without_forbidden_characters(value: Any) -> Any:
+    """Every string with the characters XML forbids removed, as the contract says for all text.
+
+    This also keeps NUL (which PostgreSQL refuses) and lone surrogates out of every resource.
+    """
+    if isinstance(value, str):
+        return xmltext.clean(value)
+    if isinstance(value, list):
+        return [_without_forbidden_characters(item) for item in value]
+    if isinstance(value, dict):
+        return {xmltext.clean(k): _without_forbidden_characters(v) for k, v in value.items()}
+    return value
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _depth(value: Any, level: int = 1) -> int:
@@ -82,7 +143,7 @@ def _depth(value: Any, level: int = 1) -> int:
 def page_args() -> tuple[int, int]:
     """(limit, offset) from `?limit=` and `?cursor=`; 422 when either is malformed."""
     raw_limit = request.args.get("limit", str(DEFAULT_LIMIT))
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+    if not _LIMIT.fullmatch(raw_limit) or not 1 <= int(raw_limit) <= MAX_LIMIT:
         raise InvalidInput({"limit": f"must be a whole number from 1 to {MAX_LIMIT}"})
     cursor = request.args.get("cursor")
     return int(raw_limit), decode_cursor(cursor) if cursor else 0
@@ -93,7 +154,7 @@ def decode_cursor(cursor: str) -> int:
         offset = int(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput({"cursor": "is not a cursor this API gave out"}) from None
-    if offset < 0:
+    if not 0 <= offset <= _MAX_OFFSET:
         raise InvalidInput({"cursor": "is not a cursor this API gave out"})
     return offset
 
@@ -113,3 +174,7 @@ def openapi_document() -> Response:
     from syndicator.web.api import openapi
 
     return jsonify(openapi.document(core_of_app().config.site.base_url))
+
+
+# Resource modules register their routes on `blueprint` when imported.
+from syndicator.web.api import posts, subscribers, webhooks  # noqa: E402, F401

@@ -9,7 +9,21 @@ from typing import Any
 
 from syndicator import __version__
 
-PATHS: dict[str, dict[str, Any]] = {}
+PATHS: dict[str, dict[str, Any]] = {
+    "/api/openapi.json": {
+        "get": {
+            "summary": "This document",
+            "operationId": "openapiDocument",
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "The OpenAPI 3.1 document",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+            },
+        }
+    }
+}
 SCHEMAS: dict[str, dict[str, Any]] = {
     "Error": {
         "type": "object",
@@ -27,6 +41,12 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         },
     },
 }
+
+
+def id_parameter(name: str) -> dict[str, Any]:
+    """A path id, as the `<id:name>` converter accepts it (anything else is a 404)."""
+    schema = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+    return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
 def error_responses(*statuses: int) -> dict[str, Any]:

@@ -1,0 +1,128 @@
+"""Events: what changed, written to the outbox in the same transaction as the change.
+
+`record` stores a snapshot of the post as it is at that moment; `render`
+turns a stored event into the exact body bytes every attempt will send.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from syndicator import markup
+from syndicator.models import Post, WebhookEvent
+from syndicator.urls import Urls
+
+
+class EventType(StrEnum):
+    POST_PUBLISHED = "post.published"
+    POST_UPDATED = "post.updated"
+    POST_DELETED = "post.deleted"
+    WEBHOOK_TEST = "webhook.test"
+
+
+POST_EVENTS = (EventType.POST_PUBLISHED, EventType.POST_UPDATED, EventType.POST_DELETED)
+
+
+@dataclass(frozen=True)
+class PostSnapshot:
+    """The post's fields a receiver sees, frozen at the moment of the event."""
+
+    feed: str
+    id: int
+    guid: str
+    slug: str
+    title: str
+    summary: str | None
+    content_html: str
+    author: str | None
+    tags: list[str]
+    published: str
+    updated: str
+
+    @classmethod
+    def of(cls, post: Post) -> PostSnapshot:
+        return cls(
+            feed=post.feed_slug,
+            id=post.id,
+            guid=post.guid,
+            slug=post.slug,
+            title=post.title,
+            summary=post.summary,
+            content_html=post.content_html,
+            author=post.author,
+            tags=post.tag_names,
+            published=rfc3339(post.published_at),
+            updated=rfc3339(post.updated_at),
+        )
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def record(session: Session, event_type: EventType, post: Post, now: datetime) -> WebhookEvent:
+    """Add a post event to the outbox; it commits or rolls back with the change."""
+    session.flush()  # the post needs its id
+    snapshot = asdict(PostSnapshot.of(post))
+    event = WebhookEvent(
+        type=event_type,
+        feed_slug=post.feed_slug,
+        snapshot=json.dumps(snapshot, ensure_ascii=False),
+        created_at=now,
+    )
+    session.add(event)
+    return event
+
+
+def record_test(session: Session, endpoint_id: int, now: datetime) -> WebhookEvent:
+    """A webhook.test event addressed to one endpoint."""
+    snapshot = {"endpoint": endpoint_id, "message": "a test event from syndicator"}
+    event = WebhookEvent(
+        type=EventType.WEBHOOK_TEST,
+        snapshot=json.dumps(snapshot),
+        endpoint_id=endpoint_id,
+        created_at=now,
+    )
+    session.add(event)
+    return event
+
+
+def render(event: WebhookEvent, urls: Urls, *, max_bytes: int) -> str:
+    """The JSON body for an event; over `max_bytes`, the bulky fields are left out."""
+    snapshot = json.loads(event.snapshot)
+    data = _post_data(event.type, snapshot, urls) if event.type in POST_EVENTS else snapshot
+    body = _body(event, data)
+    for bulky in ("content_html", "summary"):
+        if len(body.encode()) <= max_bytes or bulky not in data:
+            break
+        data = {**data, bulky: None, "trimmed": True}
+        body = _body(event, data)
+    return body
+
+
+def _post_data(event_type: str, snapshot: dict[str, Any], urls: Urls) -> dict[str, Any]:
+    url = urls.post(snapshot["feed"], snapshot["slug"])
+    data = {"feed": snapshot["feed"], "id": snapshot["id"], "guid": snapshot["guid"], "url": url}
+    if event_type == EventType.POST_DELETED:
+        return data
+    return {
+        **data,
+        "title": snapshot["title"],
+        "summary": snapshot["summary"],
+        "content_html": markup.absolutize(snapshot["content_html"], url),
+        "author": snapshot["author"],
+        "tags": snapshot["tags"],
+        "published": snapshot["published"],
+        "updated": snapshot["updated"],
+    }
+
+
+def _body(event: WebhookEvent, data: dict[str, Any]) -> str:
+    payload = {"type": event.type, "timestamp": rfc3339(event.created_at), "data": data}
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))

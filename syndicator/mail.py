@@ -1,0 +1,226 @@
+"""Mail transports behind one small interface, plus MIME building and DKIM.
+
+A transport takes finished bytes and either accepts them or raises
+`TemporaryFailure` (try again later: 4xx, connection trouble) or
+`PermanentFailure` (this recipient is refused: 5xx). The queue decides what
+each means for the subscriber; transports know nothing of subscribers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mailbox
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Protocol
+
+from syndicator.config import Config, Email, Smtp
+from syndicator.errors import ConfigError
+
+_SIGNED_HEADERS = (
+    b"from",
+    b"to",
+    b"subject",
+    b"date",
+    b"message-id",
+    b"list-id",
+    b"list-unsubscribe",
+    b"list-unsubscribe-post",
+    b"mime-version",
+    b"content-type",
+)
+
+
+class TemporaryFailure(Exception):
+    """Not sent now; the same message may go through later."""
+
+    def __init__(self, reason: str, *, connection: bool = False) -> None:
+        super().__init__(reason)
+        self.connection = connection  # the whole connection is gone, not just this message
+
+
+class PermanentFailure(Exception):
+    """The server refused this recipient or message for good (5xx)."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    sender: str
+    recipient: str
+    data: bytes
+
+
+class Transport(Protocol):
+    def send(self, envelope: Envelope) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def address_of(header_value: str) -> str:
+    """The bare address of a `Name <address>` header value, for the SMTP envelope."""
+    return parseaddr(header_value)[1] or header_value
+
+
+class MaildirTransport:
+    """Writes each message into a Maildir: what would be sent, readable by any mail client."""
+
+    def __init__(self, folder: Path) -> None:
+        self.box = mailbox.Maildir(folder, create=True)
+
+    def send(self, envelope: Envelope) -> None:
+        try:
+            self.box.add(envelope.data)
+        except OSError as error:
+            raise TemporaryFailure(f"cannot write to the maildir: {error}") from None
+
+    def close(self) -> None:
+        self.box.close()
+
+
+class SmtpTransport:
+    """One SMTP connection reused for a batch, reopened when it drops."""
+
+    def __init__(self, settings: Smtp) -> None:
+        self.settings = settings
+        self.connection: smtplib.SMTP | None = None
+
+    def _tls_context(self) -> ssl.SSLContext:
+        cafile = self.settings.ca_file or None
+        return ssl.create_default_context(cafile=cafile)
+
+    def _connect(self) -> smtplib.SMTP:
+        settings = self.settings
+        try:
+            if settings.security == "tls":
+                connection: smtplib.SMTP = smtplib.SMTP_SSL(
+                    settings.host,
+                    settings.port,
+                    timeout=settings.timeout_seconds,
+                    context=self._tls_context(),
+                )
+            else:
+                connection = smtplib.SMTP(
+                    settings.host, settings.port, timeout=settings.timeout_seconds
+                )
+                if settings.security == "starttls":
+                    connection.starttls(context=self._tls_context())
+            if settings.username:
+                connection.login(settings.username, settings.password)
+        except smtplib.SMTPAuthenticationError as error:
+            raise TemporaryFailure(
+                f"SMTP login refused: {error.smtp_code}", connection=True
+            ) from None
+        except (OSError, smtplib.SMTPException) as error:
+            raise TemporaryFailure(f"cannot connect to SMTP: {error}", connection=True) from None
+        return connection
+
+    def send(self, envelope: Envelope) -> None:
+        if self.connection is None:
+            self.connection = self._connect()
+        try:
+            self._send_once(envelope)
+        except smtplib.SMTPServerDisconnected:
+            # A reused connection may have timed out on the server side: reopen once.
+            self.connection = self._connect()
+            try:
+                self._send_once(envelope)
+            except smtplib.SMTPServerDisconnected as error:
+                self.connection = None
+                raise TemporaryFailure(
+                    f"SMTP connection dropped: {error}", connection=True
+                ) from None
+
+    def _send_once(self, envelope: Envelope) -> None:
+        assert self.connection is not None
+        try:
+            self.connection.sendmail(envelope.sender, [envelope.recipient], envelope.data)
+        except smtplib.SMTPRecipientsRefused as error:
+            code, reply = error.recipients[envelope.recipient]
+            _raise_for(code, reply)
+        except smtplib.SMTPSenderRefused as error:
+            # The relay refuses our sender: an operator problem, never the reader's fault.
+            raise TemporaryFailure(
+                f"sender refused: {error.smtp_code} {error.smtp_error!r}"
+            ) from None
+        except smtplib.SMTPResponseException as error:
+            if error.smtp_code == 421:
+                self.connection = None
+                raise TemporaryFailure("421 service closing", connection=True) from None
+            _raise_for(error.smtp_code, error.smtp_error)
+        except smtplib.SMTPServerDisconnected:
+            raise
+        except (OSError, smtplib.SMTPException) as error:
+            self._drop()
+            raise TemporaryFailure(f"SMTP error: {error}", connection=True) from None
+
+    def _drop(self) -> None:
+        if self.connection is not None:
+            try:
+                self.connection.close()
+            finally:
+                self.connection = None
+
+    def close(self) -> None:
+        if self.connection is None:
+            return
+        with contextlib.suppress(OSError, smtplib.SMTPException):
+            self.connection.quit()
+        self._drop()
+
+
+def _raise_for(code: int, reply: bytes | str) -> None:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    if 500 <= code < 600:
+        raise PermanentFailure(f"{code} {text}")
+    raise TemporaryFailure(f"{code} {text}", connection=code == 421)
+
+
+def transport_for(config: Config) -> Transport:
+    """The configured transport, ready to send."""
+    if config.email.backend == "smtp":
+        return SmtpTransport(config.email.smtp)
+    return MaildirTransport(config.path(config.email.maildir))
+
+
+@dataclass(frozen=True)
+class DkimKey:
+    domain: bytes
+    selector: bytes
+    private_key: bytes
+
+
+def dkim_key(config: Config) -> DkimKey | None:
+    """The signing key when [email] dkim_* are all set; None when signing is off."""
+    settings: Email = config.email
+    if not (settings.dkim_domain and settings.dkim_selector and settings.dkim_private_key_path):
+        return None
+    path = config.path(settings.dkim_private_key_path)
+    try:
+        pem = path.read_bytes()
+    except OSError as error:
+        raise ConfigError(config.source, "email.dkim_private_key_path", str(error)) from None
+    return DkimKey(settings.dkim_domain.encode(), settings.dkim_selector.encode(), pem)
+
+
+def sign(data: bytes, key: DkimKey) -> bytes:
+    """Prepend a DKIM-Signature covering the headers receivers check, List-Unsubscribe too."""
+    import dkim
+
+    signature = dkim.sign(
+        data,
+        key.selector,
+        key.domain,
+        key.private_key,
+        include_headers=list(_SIGNED_HEADERS),
+    )
+    return signature + data
+
+
+def hostname_of(address: str) -> str:
+    """The domain part of an address, for Message-IDs; the host name as a fallback."""
+    domain = address_of(address).rpartition("@")[2]
+    return domain or socket.getfqdn()

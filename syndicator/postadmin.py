@@ -1,0 +1,253 @@
+"""Editing posts by id: what the admin API and `syndicator posts` both do.
+
+Every change goes through `posts.create` / `posts.update` / `posts.delete`,
+so feed versions (and the event outbox) move in the caller's transaction.
+A post whose file is still in the content folder belongs to that file: the
+next import would undo an edit made here, so such edits are refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from syndicator import events, posts, slugs, xmltext
+from syndicator.errors import Conflict, FeedNotFound, PostNotFound
+from syndicator.models import Feed, Post, PostSource, PostStatus, PostTag
+from syndicator.postinput import Changes, PostState
+from syndicator.urls import Urls
+
+if TYPE_CHECKING:
+    from syndicator.core import Core
+
+_MAX_ID = 2**31 - 1  # the id column is a 32-bit integer on PostgreSQL
+
+
+@dataclass(frozen=True)
+class Filters:
+    feed: str | None = None
+    state: PostState | None = None
+    tag: str | None = None
+
+
+@dataclass(frozen=True)
+class Desk:
+    """What every edit needs besides the session: the time, and the folder that owns files."""
+
+    now: datetime
+    content_dir: Path
+
+    @classmethod
+    def of(cls, core: Core) -> Desk:
+        return cls(now=core.now(), content_dir=core.config.path(core.config.storage.content_dir))
+
+
+def state(post: Post, now: datetime) -> PostState:
+    if post.status == PostStatus.DRAFT:
+        return PostState.DRAFT
+    return PostState.SCHEDULED if post.published_at > now else PostState.PUBLISHED
+
+
+def as_dict(post: Post, urls: Urls, now: datetime) -> dict[str, Any]:
+    """The post as the API and the CLI show it."""
+    from_html = not post.content_source and bool(post.content_html)
+    return {
+        "id": post.id,
+        "guid": post.guid,
+        "feed": post.feed_slug,
+        "url": urls.post(post.feed_slug, post.slug),
+        "slug": post.slug,
+        "title": post.title,
+        "content": None if from_html else post.content_source,
+        "content_html": post.content_html,
+        "summary": post.summary,
+        "author": post.author,
+        "tags": post.tag_names,
+        "status": state(post, now).value,
+        "published": events.rfc3339(post.published_at),
+        "updated": events.rfc3339(post.updated_at),
+        "created": events.rfc3339(post.created_at),
+        "source": post.source,
+        "source_path": post.source_path,
+    }
+
+
+def find(session: Session, post_id: int) -> Post:
+    """A live (not deleted) post; PostNotFound otherwise."""
+    post = session.get(Post, post_id) if 0 < post_id <= _MAX_ID else None
+    if post is None or post.deleted_at is not None:
+        raise PostNotFound(f"no post with id {post_id}")
+    return post
+
+
+def require_feed(session: Session, feed_slug: str) -> None:
+    if slugs.problem(feed_slug) is not None or session.get(Feed, feed_slug) is None:
+        raise FeedNotFound(
+            f"no feed '{feed_slug}': a feed is a folder feeds/<feed>/ with a feed.toml"
+        )
+
+
+def search(
+    session: Session, filters: Filters, *, now: datetime, limit: int, offset: int
+) -> tuple[list[Post], bool]:
+    """One page of posts, newest first, and whether more follow."""
+    if filters.feed is not None:
+        require_feed(session, filters.feed)
+    query = _filtered(filters, now).order_by(Post.published_at.desc(), Post.id.desc())
+    found = list(session.scalars(query.offset(offset).limit(limit + 1)))
+    return found[:limit], len(found) > limit
+
+
+def _filtered(filters: Filters, now: datetime) -> Select[tuple[Post]]:
+    query = select(Post).where(Post.deleted_at.is_(None))
+    if filters.feed is not None:
+        query = query.where(Post.feed_slug == filters.feed)
+    if filters.tag is not None:
+        tagged = select(PostTag.post_id).where(PostTag.tag_slug == slugs.slugify(filters.tag))
+        query = query.where(Post.id.in_(tagged))
+    published = Post.status == PostStatus.PUBLISHED
+    if filters.state == PostState.DRAFT:
+        query = query.where(Post.status == PostStatus.DRAFT)
+    elif filters.state == PostState.SCHEDULED:
+        query = query.where(published, Post.published_at > now)
+    elif filters.state == PostState.PUBLISHED:
+        query = query.where(published, Post.published_at <= now)
+    return query
+
+
+def create(session: Session, feed_slug: str, changes: Changes, desk: Desk) -> Post:
+    """A new API post; Conflict when its explicit slug is taken."""
+    require_feed(session, feed_slug)
+    explicit = changes.get("slug")
+    if explicit is not None:
+        _refuse_taken(session, feed_slug, explicit)
+    data = posts.PostData(
+        title=changes["title"],
+        published_at=changes.get("published", desk.now),
+        status=changes.get("status", PostStatus.PUBLISHED),
+    )
+    data = _apply(data, changes, desk.now, never_live=True)
+    slug = explicit or _free_slug(session, feed_slug, slugs.slugify(xmltext.clean(data.title)))
+    with _slug_race_as_conflict(feed_slug, slug):
+        return posts.create(session, feed_slug, replace(data, slug=slug), posts.Origin(), desk.now)
+
+
+def patch(session: Session, post_id: int, changes: Changes, desk: Desk) -> Post:
+    """Change only the given fields; `updated` moves only when readers see a difference."""
+    post = find(session, post_id)
+    ensure_editable(post, desk.content_dir)
+    if "slug" in changes and changes["slug"] != post.slug:
+        _refuse_taken(session, post.feed_slug, changes["slug"])
+    data = _apply(_as_data(post), changes, desk.now, never_live=post.went_live_at is None)
+    with _slug_race_as_conflict(post.feed_slug, data.slug or post.slug):
+        posts.update(session, post, data, posts.Origin(), desk.now)
+    return post
+
+
+def publish(session: Session, post_id: int, desk: Desk, *, at: datetime | None = None) -> Post:
+    """Make a post live now, or at `at` (scheduled when that is in the future)."""
+    changes: Changes = {"status": PostStatus.PUBLISHED}
+    if at is not None:
+        changes["published"] = at
+    return patch(session, post_id, changes, desk)
+
+
+def unpublish(session: Session, post_id: int, desk: Desk) -> Post:
+    """Turn a post back into a draft: it leaves every feed and page."""
+    return patch(session, post_id, {"status": PostStatus.DRAFT}, desk)
+
+
+def delete(session: Session, post_id: int, desk: Desk) -> Post:
+    post = find(session, post_id)
+    ensure_editable(post, desk.content_dir)
+    posts.delete(session, post, desk.now)
+    return post
+
+
+def ensure_editable(post: Post, content_dir: Path) -> None:
+    """Refuse to change a post whose file still exists: the next import would undo it."""
+    if post.source != PostSource.FILE or not post.source_path:
+        return
+    if (content_dir / post.source_path).is_file():
+        raise Conflict(
+            f"post {post.id} comes from the file {post.source_path} in the content folder;"
+            " edit or delete that file instead"
+        )
+
+
+def _as_data(post: Post) -> posts.PostData:
+    return posts.PostData(
+        title=post.title,
+        published_at=post.published_at,
+        content_source=post.content_source,
+        content_html=post.content_html,
+        summary=post.summary,
+        slug=post.slug,
+        author=post.author,
+        tags=tuple(post.tag_names),
+        status=PostStatus(post.status),
+    )
+
+
+def _apply(
+    data: posts.PostData, changes: Changes, now: datetime, *, never_live: bool
+) -> posts.PostData:
+    """`data` with the changes laid over it."""
+    if "content" in changes:
+        data = replace(data, content_source=changes["content"], content_html=None)
+    if "content_html" in changes:
+        data = replace(data, content_source="", content_html=changes["content_html"])
+    simple = ("title", "summary", "slug", "author", "tags")
+    data = replace(data, **{name: changes[name] for name in simple if name in changes})
+    first_release = never_live and data.status == PostStatus.DRAFT
+    if (
+        first_release
+        and changes.get("status") == PostStatus.PUBLISHED
+        and "published" not in changes
+    ):
+        # A draft published without a date goes out now, not at the date it was drafted;
+        # a post that was live before keeps its date when it comes back.
+        data = replace(data, published_at=max(data.published_at, now))
+    if "published" in changes:
+        data = replace(data, published_at=changes["published"])
+    return replace(data, status=changes.get("status", data.status))
+
+
+def _refuse_taken(session: Session, feed_slug: str, slug: str) -> None:
+    if slug in _live_slugs(session, feed_slug, slug):
+        message = f"the slug '{slug}' is already used by another post of feed '{feed_slug}'"
+        raise Conflict(message, {"slug": "is already used by another post"})
+
+
+def _free_slug(session: Session, feed_slug: str, base: str) -> str:
+    """`base`, or `base-2`, `base-3`… whichever no live post of the feed holds."""
+    base = base or "post"
+    taken = _live_slugs(session, feed_slug, base)
+    candidates = (base if n == 1 else f"{base}-{n}" for n in range(1, len(taken) + 3))
+    return next(c for c in candidates if c not in taken and slugs.problem(c) is None)
+
+
+def _live_slugs(session: Session, feed_slug: str, prefix: str) -> set[str]:
+    query = select(Post.slug).where(
+        Post.feed_slug == feed_slug, Post.deleted_at.is_(None), Post.slug.startswith(prefix)
+    )
+    return set(session.scalars(query))
+
+
+@contextmanager
+def _slug_race_as_conflict(feed_slug: str, slug: str) -> Iterator[None]:
+    """Two requests that took the same free slug at once: the loser gets a 409, not a 500."""
+    try:
+        yield
+    except IntegrityError:
+        raise Conflict(
+            f"the slug '{slug}' was just taken by another post of feed '{feed_slug}'"
+        ) from None

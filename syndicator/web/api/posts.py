@@ -1,0 +1,70 @@
+"""Admin API routes for posts: HTTP around `postadmin`, one transaction per request.
+
+The posts change, the feed versions move and (with webhooks) the outbox rows
+are written in the same `core.transaction()`, so readers, caches and
+subscribers see a change together or not at all.
+"""
+
+from __future__ import annotations
+
+from flask import Response, jsonify, request, url_for
+
+from syndicator import postadmin, postinput
+from syndicator.web.api import blueprint, json_body, listing, page_args, posts_doc
+from syndicator.web.context import core_of_app
+
+
+@blueprint.get("/feeds/<feed>/posts")
+def list_posts(feed: str) -> Response:
+    core = core_of_app()
+    limit, offset = page_args()
+    filters = postadmin.Filters(
+        feed=feed,
+        state=postinput.parse_state(request.args.get("status")),
+        tag=request.args.get("tag"),
+    )
+    now = core.now()
+    with core.reading() as session:
+        found, has_more = postadmin.search(session, filters, now=now, limit=limit, offset=offset)
+        items = [postadmin.as_dict(post, core.urls, now) for post in found]
+    return listing(items, limit=limit, offset=offset, has_more=has_more)
+
+
+@blueprint.post("/feeds/<feed>/posts")
+def create_post(feed: str) -> tuple[Response, int, dict[str, str]]:
+    core = core_of_app()
+    changes = postinput.parse(json_body(), creating=True)
+    desk = postadmin.Desk.of(core)
+    with core.transaction() as session:
+        post = postadmin.create(session, feed, changes, desk)
+        body = postadmin.as_dict(post, core.urls, desk.now)
+    return jsonify(body), 201, {"Location": url_for("api.get_post", post_id=body["id"])}
+
+
+@blueprint.get("/posts/<int:post_id>")
+def get_post(post_id: int) -> Response:
+    core = core_of_app()
+    now = core.now()
+    with core.reading() as session:
+        return jsonify(postadmin.as_dict(postadmin.find(session, post_id), core.urls, now))
+
+
+@blueprint.patch("/posts/<int:post_id>")
+def patch_post(post_id: int) -> Response:
+    core = core_of_app()
+    changes = postinput.parse(json_body(), creating=False)
+    desk = postadmin.Desk.of(core)
+    with core.transaction() as session:
+        post = postadmin.patch(session, post_id, changes, desk)
+        return jsonify(postadmin.as_dict(post, core.urls, desk.now))
+
+
+@blueprint.delete("/posts/<int:post_id>")
+def delete_post(post_id: int) -> tuple[str, int]:
+    core = core_of_app()
+    with core.transaction() as session:
+        postadmin.delete(session, post_id, postadmin.Desk.of(core))
+    return "", 204
+
+
+posts_doc.register()

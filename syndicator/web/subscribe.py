@@ -1,0 +1,189 @@
+"""Public mail routes: subscribe, confirm, unsubscribe (RFC 8058 one-click included).
+
+Links in mail only ever show a page with a button: mail scanners follow links
+(GET) but do not press buttons (POST), so no scanner confirms or unsubscribes
+anyone. The pages never show the address a token belongs to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+
+from syndicator import feeds, subscriptions
+from syndicator.errors import FeedNotFound, InvalidInput
+from syndicator.models import Subscriber, SubscriberStatus
+from syndicator.ratelimit import RateLimiter
+from syndicator.web.context import core_of_app
+from syndicator.web.errors import api_error
+
+blueprint = Blueprint("subscribe", __name__)
+_MAX_BODY = 16 * 1024
+_ACCEPTED = "If the address can receive mail, a confirmation link is on its way."
+
+
+@blueprint.record_once
+def _limiter(state: Any) -> None:
+    state.app.extensions["syndicator.subscribe_limits"] = RateLimiter(timedelta(hours=1))
+
+
+def _limits(app: Flask) -> RateLimiter:
+    return app.extensions["syndicator.subscribe_limits"]
+
+
+@blueprint.post("/<feed>/subscribe")
+def subscribe(feed: str) -> Response | tuple[str, int]:
+    core = core_of_app()
+    wants_json = request.is_json
+    fields = _fields()
+    limits, settings, now = _limits(current_app), core.config.digest, core.now()
+    wait = limits.hit(("ip", request.remote_addr), settings.subscribe_limit_per_ip, now)
+    try:
+        with core.transaction() as session:
+            email = subscriptions.normalize_email(
+                fields.get("email"), check_deliverability=settings.check_deliverability
+            )
+            key = ("email", feed, email)
+            wait = wait or limits.hit(key, settings.subscribe_limit_per_email, now)
+            if wait is None:
+                request_ = subscriptions.Request(feed, email, fields.get("frequency") or "daily")
+                subscriptions.subscribe(session, request_, core.config, core.timezone, now)
+    except InvalidInput as error:
+        return _invalid(feed, error, fields, wants_json=wants_json)
+    except FeedNotFound:
+        if wants_json:
+            return api_error(404, "not_found", f"no feed called {feed!r}")
+        raise
+    if wait is not None:
+        return _too_many(wait, wants_json=wants_json)
+    if wants_json:
+        response = jsonify(status="accepted", message=_ACCEPTED)
+        response.status_code = 202
+        return response
+    days = settings.confirm_expiry_days
+    page = render_template(
+        "subscribe_sent.html", feed=_feed(feed), message=_ACCEPTED, expiry_days=days
+    )
+    return page, 200
+
+
+def _fields() -> dict[str, Any]:
+    if request.content_length is not None and request.content_length > _MAX_BODY:
+        raise RequestEntityTooLarge("the form is too large")
+    if request.is_json:
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            raise BadRequest("send a JSON object with email and frequency")
+        return data
+    return request.form.to_dict()
+
+
+def _feed(slug: str) -> Any:
+    core = core_of_app()
+    with core.reading() as session:
+        return feeds.get(session, slug)
+
+
+def _invalid(
+    feed: str, error: InvalidInput, fields: dict[str, Any], *, wants_json: bool
+) -> Response | tuple[str, int]:
+    if wants_json:
+        return api_error(422, "invalid_input", str(error), error.fields)
+    body = render_template(
+        "subscribe_form_page.html",
+        feed=_feed(feed),
+        subscribe_errors=error.fields,
+        subscribe_email=fields.get("email") if isinstance(fields.get("email"), str) else "",
+    )
+    return body, 422
+
+
+def _too_many(wait: timedelta, *, wants_json: bool) -> Response | tuple[str, int]:
+    seconds = max(1, int(wait.total_seconds()))
+    if wants_json:
+        response = api_error(429, "rate_limited", f"too many requests; retry in {seconds}s")
+    else:
+        response = Response(render_template("subscribe_limited.html", feed=None), status=429)
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
+def _link_errors(view: Callable[[str], tuple[str, int]]) -> Callable[[str], tuple[str, int]]:
+    """A link that does not (or no longer) work gets a 404 or 410 page, never a hint."""
+
+    @wraps(view)
+    def guarded(token: str) -> tuple[str, int]:
+        try:
+            return view(token)
+        except subscriptions.TokenNotFound:
+            return render_template("link_problem.html", feed=None, expired=False), 404
+        except subscriptions.TokenExpired:
+            return render_template("link_problem.html", feed=None, expired=True), 410
+
+    return guarded
+
+
+def _link_page(
+    template: str, find: Callable[[Session], Subscriber], done: SubscriberStatus, *, write: bool
+) -> tuple[str, int]:
+    """Run `find` (which may change the subscriber) and show where things stand."""
+    core = core_of_app()
+    with core.transaction() if write else core.reading() as session:
+        subscriber = find(session)
+        title = feeds.get(session, subscriber.feed_slug).title
+        finished = subscriber.status == done
+    return render_template(template, feed=None, feed_title=title, done=finished), 200
+
+
+@blueprint.get("/confirm/<token>")
+@_link_errors
+def confirm_page(token: str) -> tuple[str, int]:
+    now = core_of_app().now()
+    return _link_page(
+        "confirm.html",
+        lambda session: subscriptions.by_confirm_token(session, token, now),
+        SubscriberStatus.CONFIRMED,
+        write=False,
+    )
+
+
+@blueprint.post("/confirm/<token>")
+@_link_errors
+def confirm(token: str) -> tuple[str, int]:
+    now = core_of_app().now()
+    return _link_page(
+        "confirm.html",
+        lambda session: subscriptions.confirm(session, token, now),
+        SubscriberStatus.CONFIRMED,
+        write=True,
+    )
+
+
+@blueprint.get("/unsubscribe/<token>")
+@_link_errors
+def unsubscribe_page(token: str) -> tuple[str, int]:
+    return _link_page(
+        "unsubscribe.html",
+        lambda session: subscriptions.by_unsubscribe_token(session, token),
+        SubscriberStatus.UNSUBSCRIBED,
+        write=False,
+    )
+
+
+@blueprint.post("/unsubscribe/<token>")
+@_link_errors
+def unsubscribe(token: str) -> tuple[str, int]:
+    """A button press or an RFC 8058 one-click POST: no cookie, no CSRF token needed."""
+    now = core_of_app().now()
+    return _link_page(
+        "unsubscribe.html",
+        lambda session: subscriptions.unsubscribe(session, token, now),
+        SubscriberStatus.UNSUBSCRIBED,
+        write=True,
+    )

@@ -1,0 +1,71 @@
+"""Helpers for the admin API tests: an authorised client and a real server on 127.0.0.1.
+
+Test modules import the fixtures they use (`from api_support import api, make_config`);
+the `make_config` here wraps conftest's so every core those tests build has a token.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+TOKEN = "s3cret-admin-token-0123456789abcdef"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+class Api:
+    """The Flask test client with the admin token on every request."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def __getattr__(self, method: str) -> Callable[..., Any]:
+        call = getattr(self.client, method)
+
+        def with_token(path: str, **kwargs: Any) -> Any:
+            kwargs["headers"] = {**AUTH, **kwargs.get("headers", {})}
+            return call(path, **kwargs)
+
+        return with_token
+
+    def create(self, feed: str = "news", **fields: Any) -> dict[str, Any]:
+        fields.setdefault("title", "A post")
+        response = self.post(f"/api/feeds/{feed}/posts", json=fields)
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+
+@pytest.fixture
+def make_config(make_config: Callable[..., Any]) -> Callable[..., Any]:
+    """conftest's config factory, with the admin token set unless a test says otherwise."""
+
+    def make(**sections: dict[str, Any]) -> Any:
+        sections["admin"] = {"token": TOKEN, **sections.get("admin", {})}
+        return make_config(**sections)
+
+    return make
+
+
+@pytest.fixture
+def api(client: Any, blog: Any, sync: Callable[[], Any]) -> Api:
+    """An authorised client of a site with one empty feed, `news`."""
+    blog.feed("news")
+    sync()
+    return Api(client)
+
+
+@pytest.fixture
+def live_server(app: Any) -> Iterator[str]:
+    """The app behind a real HTTP server on a free port; its base URL. Stopped after."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)

@@ -1,0 +1,301 @@
+"""Transports against real servers, and the digest mail as a mail client parses it."""
+
+from __future__ import annotations
+
+import base64
+import email
+import email.policy
+import mailbox
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dkim
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from lxml import html as lxml_html
+
+from syndicator import config as config_module
+from syndicator import digests, letters, mail, mailqueue, worker
+from syndicator.errors import ConfigError
+from syndicator.models import Feed, Post, PostTag
+from syndicator.urls import Urls
+from tests.conftest import FakeClock
+from tests.mail_support import (
+    add_feed,
+    build_core,
+    reader_with_one_new_post,
+    self_signed,
+    smtp_email_config,
+    smtp_server,
+)
+
+
+def envelope(to: str = "ann@example.org", subject: str = "hello") -> mail.Envelope:
+    data = (f"From: news@example.org\r\nTo: {to}\r\nSubject: {subject}\r\n\r\nbody\r\n").encode()
+    return mail.Envelope("news@example.org", to, data)
+
+
+def smtp_settings(port: int, **overrides: Any) -> config_module.Smtp:
+    return config_module.Smtp(host="127.0.0.1", port=port, timeout_seconds=5, **overrides)
+
+
+def test_starttls_with_login_sends_a_batch_over_one_connection(tmp_path: Path) -> None:
+    certificate = self_signed(tmp_path)
+    with smtp_server(starttls=certificate, login=("relay", "s3cret")) as (recorder, port):
+        transport = mail.SmtpTransport(
+            smtp_settings(
+                port,
+                security="starttls",
+                username="relay",
+                password="s3cret",
+                ca_file=str(certificate.cert),
+            )
+        )
+        for n in range(3):
+            transport.send(envelope(subject=f"message {n}"))
+        transport.close()
+    assert [r.message["Subject"] for r in recorder.received] == [f"message {n}" for n in range(3)]
+    assert recorder.connections == 2  # EHLO before and after STARTTLS, on one connection
+
+
+def test_starttls_refuses_a_certificate_it_does_not_trust(tmp_path: Path) -> None:
+    certificate = self_signed(tmp_path)
+    with smtp_server(starttls=certificate) as (recorder, port):
+        transport = mail.SmtpTransport(smtp_settings(port, security="starttls"))
+        with pytest.raises(mail.TemporaryFailure) as failure:
+            transport.send(envelope())
+    assert failure.value.connection and recorder.received == []
+
+
+def test_implicit_tls_delivers(tmp_path: Path) -> None:
+    certificate = self_signed(tmp_path)
+    with smtp_server(tls=certificate) as (recorder, port):
+        transport = mail.SmtpTransport(
+            smtp_settings(port, security="tls", ca_file=str(certificate.cert))
+        )
+        transport.send(envelope())
+        transport.close()
+    assert [r.recipients for r in recorder.received] == [["ann@example.org"]]
+
+
+def test_reconnects_when_the_server_dropped_the_connection() -> None:
+    with smtp_server() as (recorder, port):
+        transport = mail.SmtpTransport(smtp_settings(port, security="none"))
+        transport.send(envelope(subject="before"))
+    with smtp_server(port=port, recorder=recorder):
+        transport.send(envelope(subject="after"))  # the old connection is dead by now
+        transport.close()
+    assert [r.message["Subject"] for r in recorder.received] == ["before", "after"]
+
+
+def test_refusals_are_told_apart_4xx_temporary_5xx_permanent() -> None:
+    with smtp_server() as (recorder, port):
+        recorder.rcpt_rule = lambda a: (
+            "550 5.1.1 unknown"
+            if a.startswith("gone")
+            else ("452 4.2.2 mailbox full" if a.startswith("full") else None)
+        )
+        transport = mail.SmtpTransport(smtp_settings(port, security="none"))
+        with pytest.raises(mail.PermanentFailure, match="550"):
+            transport.send(envelope("gone@example.org"))
+        with pytest.raises(mail.TemporaryFailure, match="452") as temporary:
+            transport.send(envelope("full@example.org"))
+        transport.send(envelope("ok@example.org"))  # the same connection still works
+        transport.close()
+    assert not temporary.value.connection
+    assert [r.recipients[0] for r in recorder.received] == ["ok@example.org"]
+
+
+def test_unreachable_server_is_a_temporary_connection_failure() -> None:
+    with smtp_server() as (_recorder, port):
+        pass
+    with pytest.raises(mail.TemporaryFailure) as failure:
+        mail.SmtpTransport(smtp_settings(port, security="none")).send(envelope())
+    assert failure.value.connection
+
+
+def test_maildir_transport_writes_readable_mail(tmp_path: Path) -> None:
+    transport = mail.MaildirTransport(tmp_path / "mail")
+    transport.send(envelope(subject="in the box"))
+    transport.close()
+    box = mailbox.Maildir(tmp_path / "mail", create=False)
+    assert [message["Subject"] for message in box] == ["in the box"]
+
+
+def _feed() -> Feed:
+    return Feed(slug="news", title="News Feed", language="en")
+
+
+def _post(n: int, body_html: str) -> Post:
+    published = datetime(2026, 11, 20 + n % 5, 9, tzinfo=UTC)
+    post = Post(
+        id=n,
+        feed_slug="news",
+        guid=f"urn:uuid:{n}",
+        slug=f"post-{n}",
+        title=f"Post {n} & more",
+        content_html=body_html,
+        summary=None,
+        published_at=published,
+        updated_at=published,
+    )
+    post.tags = [PostTag(tag_slug="t", name="T", position=0)]
+    return post
+
+
+def _letterhead(**overrides: Any) -> letters.Letterhead:
+    values = {
+        "sender": "News Desk <news@example.org>",
+        "urls": Urls("https://blog.example.org"),
+        "timezone": UTC,
+        "full_content": True,
+        "unsubscribe_mailto": "",
+        "expiry_days": 7,
+        **overrides,
+    }
+    return letters.Letterhead(**values)
+
+
+def _digest(letterhead: letters.Letterhead, count: int, body_html: str) -> bytes:
+    items = [letters.item(_post(n, body_html), letterhead) for n in range(count)]
+    return letters.digest(
+        letterhead,
+        _feed(),
+        items,
+        letters.Recipient("ann@example.org", "daily", "tok3n"),
+        message_id="<abc@example.org>",
+        date=datetime(2026, 11, 26, 7, tzinfo=UTC),
+    )
+
+
+def test_digest_headers_and_both_parts_as_a_mail_client_reads_them() -> None:
+    body = '<p>See <a href="/about/">about</a> and <img src="pic.png" alt="x"></p>'
+    raw = _digest(_letterhead(unsubscribe_mailto="leave@example.org"), 3, body)
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert message.get_content_type() == "multipart/alternative"
+    assert message["From"] == "News Desk <news@example.org>"
+    assert message["To"] == "ann@example.org"
+    assert message["Subject"] == "News Feed: 3 new posts"
+    assert message["Date"] == "Thu, 26 Nov 2026 07:00:00 +0000"
+    assert message["Message-ID"] == "<abc@example.org>"
+    assert message["List-Id"] == '"News Feed" <news.blog.example.org>'
+    assert message["List-Unsubscribe"] == (
+        "<https://blog.example.org/unsubscribe/tok3n>, "
+        "<mailto:leave@example.org?subject=unsubscribe%20tok3n>"
+    )
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    text = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert "Post 2 & more\nhttps://blog.example.org/news/post-2/\n" in text
+    assert "https://blog.example.org/unsubscribe/tok3n" in text
+    page = lxml_html.fromstring(message.get_body(("html",)).get_content())
+    links = page.xpath("//a/@href")
+    assert "https://blog.example.org/news/post-0/" in links
+    assert "https://blog.example.org/about/" in links  # relative link made absolute
+    assert page.xpath("//img/@src") == [
+        f"https://blog.example.org/news/post-{n}/pic.png" for n in (2, 1, 0)
+    ]
+    assert page.xpath("//link | //script | //style") == []  # inline styles only: Gmail, Outlook
+    assert all(cell.get("style") for cell in page.xpath("//td"))
+    headings = [h.text_content() for h in page.xpath("//h2")]
+    assert headings == ["Post 2 & more", "Post 1 & more", "Post 0 & more"]  # newest first
+
+
+@pytest.mark.parametrize("paragraphs", [1, 2, 20])  # ~1.7, ~3.5 and ~35 KB of text per post
+def test_ten_posts_stay_under_100_kib(paragraphs: int) -> None:
+    paragraph = "<p>" + "A sentence of a reasonably <em>long</em> blog post. " * 32 + "</p>"
+    raw = _digest(_letterhead(), 10, paragraph * paragraphs)
+    assert len(raw) < 100 * 1024
+    html = email.message_from_bytes(raw, policy=email.policy.default).get_body(("html",))
+    full = paragraphs * 32 * 10 == html.get_content().count("<em>long</em>")
+    assert full == (len(paragraph * paragraphs) <= letters.FULL_CONTENT_LIMIT)
+
+
+def test_summary_only_when_full_content_is_off() -> None:
+    raw = _digest(_letterhead(full_content=False), 1, "<p>" + "word " * 200 + "</p>")
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    text = message.get_body(("plain",)).get_content()
+    assert "word word" in text and "…" in text
+    assert text.count("word") < 100
+
+
+def test_dkim_signature_verifies_and_covers_list_unsubscribe(
+    make_config: Any, clock: FakeClock, tmp_path: Path
+) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key_file = tmp_path / "dkim.pem"
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    dns_record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    dkim_settings = {
+        "dkim_domain": "example.org",
+        "dkim_selector": "mail",
+        "dkim_private_key_path": str(key_file),
+    }
+    with smtp_server() as (recorder, port):
+        core = build_core(make_config(email={**smtp_email_config(port), **dkim_settings}), clock)
+        try:
+            add_feed(core)
+            reader_with_one_new_post(core, clock)
+            worker.tick(core)
+        finally:
+            core.close()
+    (received,) = recorder.received
+    signature = received.message["DKIM-Signature"]
+    signed = re.search(r"h=([^;]+)", signature.replace("\r\n", "").replace(" ", "")).group(1)
+    assert {"list-unsubscribe", "list-unsubscribe-post", "from", "subject"} <= set(
+        signed.lower().split(":")
+    )
+
+    def dns(name: bytes, timeout: int = 5) -> bytes:
+        return dns_record if name == b"mail._domainkey.example.org." else b""
+
+    assert dkim.verify(received.data, dnsfunc=dns)
+    tampered = received.data.replace(b"List-Unsubscribe-Post: ", b"List-Unsubscribe-Post:  ")
+    tampered = tampered.replace(b"/unsubscribe/", b"/unsubscribx/", 1)
+    assert not dkim.verify(tampered, dnsfunc=dns)
+
+
+def test_a_resent_digest_carries_the_same_message_id(make_config: Any, clock: FakeClock) -> None:
+    with smtp_server() as (recorder, port):
+        recorder.data_rule = lambda _address: "451 4.3.0 try again later"
+        core = build_core(make_config(email=smtp_email_config(port)), clock)
+        try:
+            add_feed(core)
+            reader_with_one_new_post(core, clock)
+            digests.plan_due(core)
+            first = mailqueue.send_pending(core)
+            recorder.data_rule = None
+            clock.advance(hours=2)
+            second = mailqueue.send_pending(core)
+        finally:
+            core.close()
+    (refused,) = recorder.refused
+    (accepted,) = recorder.received
+    assert (first.deferred, second.sent) == (1, 1)
+    assert accepted.message["Message-ID"] == refused.message["Message-ID"]
+    assert accepted.data == refused.data  # byte for byte the same mail
+
+
+@pytest.mark.parametrize(
+    ("email", "key"),
+    [
+        ({"dkim_domain": "example.org"}, "email.dkim_selector"),
+        ({"smtp": {"timeout_seconds": 0}}, "email.smtp.timeout_seconds"),
+        ({"lease_seconds": 0}, "email.lease_seconds"),
+    ],
+)
+def test_unusable_mail_settings_are_refused_at_start(email: dict[str, Any], key: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        config_module.from_mapping({"email": email}, source="config.toml", env={})
+    assert error.value.key == key

@@ -1,0 +1,82 @@
+"""The OpenAPI document says exactly what the API does: same routes, same methods."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from api_support import make_config  # noqa: F401
+from openapi_spec_validator import validate
+
+IGNORED_METHODS = {"HEAD", "OPTIONS"}
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+_VARIABLE = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+
+
+@pytest.fixture
+def document(client) -> dict:
+    response = client.get("/api/openapi.json")
+    assert response.status_code == 200
+    return response.get_json()
+
+
+def routed(app) -> set[tuple[str, str]]:
+    """(path in OpenAPI spelling, method) of every Flask route under /api/."""
+    return {
+        (_VARIABLE.sub(r"{\1}", rule.rule), method.lower())
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/")
+        for method in rule.methods - IGNORED_METHODS
+    }
+
+
+def documented(document: dict) -> set[tuple[str, str]]:
+    return {
+        (path, method)
+        for path, operations in document["paths"].items()
+        for method in operations
+        if method in HTTP_METHODS
+    }
+
+
+def operations(document: dict):
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method in HTTP_METHODS:
+                yield path, method, operation
+
+
+def test_the_document_is_valid_openapi_3_1(document):
+    assert document["openapi"].startswith("3.1")
+    validate(document)
+
+
+def test_every_api_route_is_documented_and_every_documented_route_exists(app, document):
+    routes, described = routed(app), documented(document)
+    assert routes - described == set(), "routes missing from the OpenAPI document"
+    assert described - routes == set(), "documented operations with no route"
+
+
+def test_every_protected_operation_documents_the_auth_errors(document):
+    for path, method, operation in operations(document):
+        if operation.get("security") == []:
+            continue
+        assert {"401", "403"} <= set(operation["responses"]), (method, path)
+
+
+def test_every_operation_with_a_body_documents_the_body_errors(document):
+    for path, method, operation in operations(document):
+        if "requestBody" in operation:
+            assert {"400", "413", "415", "422"} <= set(operation["responses"]), (method, path)
+
+
+def test_every_path_parameter_is_declared(document):
+    for path, method, operation in operations(document):
+        shared = document["paths"][path].get("parameters", [])
+        parameters = shared + operation.get("parameters", [])
+        declared = {p["name"] for p in parameters if p["in"] == "path"}
+        assert declared == set(re.findall(r"{([^}]+)}", path)), (method, path)
+
+
+def test_the_server_is_the_configured_base_url(document):
+    assert document["servers"] == [{"url": "http://127.0.0.1:8000"}]

@@ -1,0 +1,167 @@
+"""A real HTTP receiver on 127.0.0.1 that records every webhook request it gets."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from sqlalchemy import select
+
+from syndicator import core as core_module
+from syndicator import db, feeds, posts, webhooks, worker
+from syndicator.models import WebhookAttempt, WebhookEndpoint, WebhookMessage
+
+
+@dataclass(frozen=True)
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b"ok"
+    delay: float = 0.0  # seconds before answering
+    drip: float = 0.0  # seconds between body bytes
+
+
+Behaviour = Callable[[Received], Reply]
+
+
+class Receiver:
+    """Answers with `behaviour(request)`; keeps every request in `received`."""
+
+    def __init__(self, behaviour: Behaviour | None = None) -> None:
+        self.behaviour = behaviour or (lambda _request: Reply())
+        self.received: list[Received] = []
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def on(self, path: str) -> list[Received]:
+        with self.lock:
+            return [request for request in self.received if request.path == path]
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                request = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                with receiver.lock:
+                    receiver.received.append(request)
+                reply = receiver.behaviour(request)
+                time.sleep(reply.delay)
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(reply.body)))
+                self.end_headers()
+                if not reply.drip:
+                    self.wfile.write(reply.body)
+                    return
+                for index in range(len(reply.body)):
+                    time.sleep(reply.drip)
+                    self.wfile.write(reply.body[index : index + 1])
+                    self.wfile.flush()
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        return Handler
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# --- a core set up for webhook tests -------------------------------------------------------
+
+FAST = {
+    "allow_private_targets": True,
+    "timeout_seconds": 1,
+    "retry_schedule": [0, 5, 60],
+    "concurrency": 8,
+}
+
+
+def build_core(config: Any, clock: Any) -> core_module.Core:
+    """A migrated core on the test's database (SQLite file or PostgreSQL schema)."""
+    core = core_module.build(config, clock=clock)
+    core_module.prepare(core, migrate=True)
+    if not db.is_sqlite(core.engine):
+        db.upgrade(core.engine)
+    return core
+
+
+def real_now() -> datetime:
+    """Webhook timestamps are checked against the receiver's clock: start tests at now."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def add_feed(core: core_module.Core, slug: str = "news") -> None:
+    with core.transaction() as session:
+        feeds.upsert(session, slug, feeds.FeedSettings(title=slug.title()), core.now())
+
+
+def add_endpoint(core: core_module.Core, url: str, **fields: Any) -> WebhookEndpoint:
+    with core.transaction() as session:
+        return webhooks.create(session, {"url": url, **fields}, now=core.now(), allow_private=True)
+
+
+def publish(core: core_module.Core, title: str, feed: str = "news", **data: Any) -> int:
+    data.setdefault("published_at", core.now())
+    data.setdefault("content_source", f"About {title}. [More](/more/)")
+    with core.transaction() as session:
+        post = posts.create(
+            session, feed, posts.PostData(title=title, **data), posts.Origin(), core.now()
+        )
+        return post.id
+
+
+def deliver(core: core_module.Core) -> int:
+    return worker.deliver_webhooks(core)
+
+
+def bodies(requests: list[Received]) -> list[dict[str, Any]]:
+    return [json.loads(request.body) for request in requests]
+
+
+def messages(core: core_module.Core) -> list[WebhookMessage]:
+    with core.reading() as session:
+        return list(session.scalars(select(WebhookMessage).order_by(WebhookMessage.id)))
+
+
+def attempts(core: core_module.Core) -> list[WebhookAttempt]:
+    with core.reading() as session:
+        return list(session.scalars(select(WebhookAttempt).order_by(WebhookAttempt.id)))
+
+
+def endpoint(core: core_module.Core, endpoint_id: int) -> WebhookEndpoint:
+    with core.reading() as session:
+        return webhooks.get(session, endpoint_id)
