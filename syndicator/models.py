@@ -48,6 +48,14 @@ def _is_sqlite(dialect: object) -> bool:
     return getattr(dialect, "name", "") == "sqlite"
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns on PostgreSQL
+
+
+def is_valid_id(value: int) -> bool:
+    """Whether `value` can be a row id: a larger number would overflow the database driver."""
+    return 0 < value <= MAX_ID
+
+
 class Base(DeclarativeBase):
     pass
 

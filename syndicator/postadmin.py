@@ -21,14 +21,13 @@ from sqlalchemy.orm import Session
 
 from syndicator import events, posts, slugs, xmltext
 from syndicator.errors import Conflict, FeedNotFound, PostNotFound
-from syndicator.models import Feed, Post, PostSource, PostStatus, PostTag
+from syndicator.models import Feed, Post, PostSource, PostStatus, PostTag, is_valid_id
 from syndicator.postinput import Changes, PostState
 from syndicator.urls import Urls
 
 if TYPE_CHECKING:
     from syndicator.core import Core
 
-_MAX_ID = 2**31 - 1  # the id column is a 32-bit integer on PostgreSQL
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,7 @@ def as_dict(post: Post, urls: Urls, now: datetime) -> dict[str, Any]:
 
 def find(session: Session, post_id: int) -> Post:
     """A live (not deleted) post; PostNotFound otherwise."""
-    post = session.get(Post, post_id) if 0 < post_id <= _MAX_ID else None
+    post = session.get(Post, post_id) if is_valid_id(post_id) else None
     if post is None or post.deleted_at is not None:
         raise PostNotFound(f"no post with id {post_id}")
     return post

@@ -26,6 +26,7 @@ from syndicator.models import (
     MailMessage,
     Subscriber,
     SubscriberStatus,
+    is_valid_id,
 )
 
 
@@ -269,7 +270,7 @@ def add(
 
 
 def get(session: Session, subscriber_id: int) -> Subscriber:
-    subscriber = session.get(Subscriber, subscriber_id)
+    subscriber = session.get(Subscriber, subscriber_id) if is_valid_id(subscriber_id) else None
     if subscriber is None:
         raise SubscriberNotFound(f"subscriber {subscriber_id}")
     return subscriber

@@ -26,11 +26,11 @@ from syndicator.models import (
     WebhookEndpoint,
     WebhookEvent,
     WebhookMessage,
+    is_valid_id,
 )
 from syndicator.urls import Urls
 
 ROTATION_OVERLAP = timedelta(hours=24)
-MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 _FIELDS = ("url", "events", "feeds", "description", "status")
 _MAX_URL = 2000
 _MAX_DESCRIPTION = 1000
@@ -41,14 +41,10 @@ class WebhookNotFound(NotFound):
 
 
 def get(session: Session, endpoint_id: int) -> WebhookEndpoint:
-    endpoint = session.get(WebhookEndpoint, endpoint_id) if _is_id(endpoint_id) else None
+    endpoint = session.get(WebhookEndpoint, endpoint_id) if is_valid_id(endpoint_id) else None
     if endpoint is None:
         raise WebhookNotFound(f"no webhook endpoint {endpoint_id}")
     return endpoint
-
-
-def _is_id(value: int) -> bool:
-    return 0 < value <= MAX_ID
 
 
 def page(session: Session, *, limit: int, offset: int) -> tuple[list[WebhookEndpoint], bool]:
@@ -325,7 +321,7 @@ def messages(
 
 
 def get_message(session: Session, message_id: int) -> WebhookMessage:
-    message = session.get(WebhookMessage, message_id) if _is_id(message_id) else None
+    message = session.get(WebhookMessage, message_id) if is_valid_id(message_id) else None
     if message is None:
         raise NotFound(f"no delivery {message_id}")
     return message

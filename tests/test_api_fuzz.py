@@ -14,7 +14,7 @@ from schemathesis import checks
 
 MAX_EXAMPLES = 60
 # The routes this run covers; each resource adds its own prefix as it joins the fuzz run.
-FUZZED = r"^/api/(feeds/\{feed\}/posts|posts/|openapi\.json|webhooks|deliveries/)"
+FUZZED = r"^/api/(feeds/\{feed\}/posts|posts/|openapi\.json|webhooks|deliveries/|subscribers)"
 CHECKS = [
     checks.not_a_server_error,
     checks.status_code_conformance,

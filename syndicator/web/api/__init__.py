@@ -20,12 +20,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
-from werkzeug.routing import IntegerConverter, Map
 
 from syndicator import xmltext
 from syndicator.errors import InvalidInput
+from syndicator.models import MAX_ID
 from syndicator.web.context import core_of_app
 from syndicator.web.errors import api_error
 
@@ -35,23 +34,10 @@ PUBLIC_ENDPOINTS = {"api.openapi_document"}
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 50
 _MAX_DEPTH = 32
-MAX_ID = 2**31 - 1  # an INTEGER column on PostgreSQL
 _MAX_OFFSET = MAX_ID  # no real cursor gets further
 _LIMIT = re.compile(r"[0-9]{1,4}")
 # PATCH bodies are often sent as JSON Merge Patch (RFC 7396); the meaning is the same here.
 JSON_MEDIA_TYPES = ("application/json", "application/merge-patch+json")
-
-
-class IdConverter(IntegerConverter):
-    """A database id in a path: 1 to 2**31 - 1, the range of an id column everywhere."""
-
-    def __init__(self, url_map: Map) -> None:
-        super().__init__(url_map, min=1, max=MAX_ID)
-
-
-@blueprint.record_once
-def _add_converters(state: BlueprintSetupState) -> None:
-    state.app.url_map.converters["id"] = IdConverter
 
 
 @blueprint.before_request

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from syndicator import __version__
+from syndicator.models import MAX_ID
 
 PATHS: dict[str, dict[str, Any]] = {
     "/api/openapi.json": {
@@ -44,8 +45,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 
 
 def id_parameter(name: str) -> dict[str, Any]:
-    """A path id, as the `<id:name>` converter accepts it (anything else is a 404)."""
-    schema = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+    """A path id: a row id's range (any other number is answered 404)."""
+    schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
     return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
