@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 
 from syndicator import documents, formats
 from syndicator.core import Core
@@ -23,6 +24,24 @@ def feed_bytes(
         core.metrics.cache_hits.inc()
         return hit
     core.metrics.cache_misses.inc()
+    return _render(core, key, version, now)
+
+
+def cached(core: Core, feed: str, fmt: str, *, tag: str | None, page: int) -> Rendered | None:
+    """The rendered feed if it is in the cache and current; None otherwise (nothing rendered)."""
+    version = core.versions.version(feed)
+    if version is None:
+        return None
+    hit = core.cache.get((feed, tag, page, fmt), version, core.now())
+    if hit is not None:
+        core.metrics.cache_hits.inc()
+    return hit
+
+
+def _render(
+    core: Core, key: tuple[str, str | None, int, str], version: int, now: datetime
+) -> Rendered:
+    feed, tag, page, fmt = key
     with core.reading() as session:
         listing = documents.listing(
             session, feed, tag=tag, number=page, per_page=core.config.feeds.items, now=now

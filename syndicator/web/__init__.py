@@ -6,7 +6,6 @@ gunicorn (`gunicorn 'syndicator:create_app()'`).
 
 from __future__ import annotations
 
-import logging
 import time
 
 from flask import Flask, Response, g, request
@@ -15,10 +14,8 @@ from syndicator import config as config_module
 from syndicator import core as core_module
 from syndicator.config import Config
 from syndicator.core import Core
-from syndicator.web import api, errors, feeds, ops, pages, subscribe
+from syndicator.web import access, api, errors, fastpath, feeds, ops, pages, subscribe
 from syndicator.web.context import core_of_app
-
-access_log = logging.getLogger("syndicator.access")
 
 
 def create_app(config: Config | None = None, *, core: Core | None = None) -> Flask:
@@ -26,7 +23,7 @@ def create_app(config: Config | None = None, *, core: Core | None = None) -> Fla
     if core is None:
         core = core_module.build(config or config_module.load())
         core_module.prepare(core, migrate=True)
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # no static files: every URL is the blog's
     app.extensions["syndicator"] = core
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.register_blueprint(ops.blueprint)
@@ -37,6 +34,7 @@ def create_app(config: Config | None = None, *, core: Core | None = None) -> Fla
     errors.register(app)
     app.before_request(_start_timer)
     app.after_request(_record)
+    app.wsgi_app = fastpath.FeedFastPath(app.wsgi_app, core)  # type: ignore[method-assign]
     return app
 
 
@@ -45,18 +43,7 @@ def _start_timer() -> None:
 
 
 def _record(response: Response) -> Response:
-    """One log line and one metric sample per request."""
     endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-    elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-    metrics = core_of_app().metrics
-    metrics.requests.labels(endpoint, request.method, str(response.status_code)).inc()
-    metrics.request_seconds.labels(endpoint).observe(elapsed)
-    access_log.info(
-        '%s "%s %s" %s %.1fms',
-        request.remote_addr,
-        request.method,
-        request.path,
-        response.status_code,
-        elapsed * 1000,
-    )
+    started = g.get("started", time.perf_counter())
+    access.observe(core_of_app(), request.environ, endpoint, response.status_code, started)
     return response

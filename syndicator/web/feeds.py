@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime
+from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, request
 from werkzeug.http import http_date, is_resource_modified, parse_etags, quote_etag
@@ -23,12 +24,22 @@ _FILE_CONVERTER = "any(" + ", ".join(f'"{name}"' for name in _FILES) + ")"
 # Request headers (as WSGI environ keys) that can turn the answer into a 304 or 412.
 _CONDITIONS = frozenset(("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH"))
 Header = tuple[str, str]
+Environ = dict[str, Any]
 
 
-@blueprint.get(f"/<feed>/<{_FILE_CONVERTER}:filename>")
-@blueprint.get(f"/<feed>/page/<int:page>/<{_FILE_CONVERTER}:filename>")
-@blueprint.get(f"/<feed>/tags/<tag>/<{_FILE_CONVERTER}:filename>")
-@blueprint.get(f"/<feed>/tags/<tag>/page/<int:page>/<{_FILE_CONVERTER}:filename>")
+# The four feed URL rules, by (has a tag, has a page number); web.fastpath labels with them too.
+RULES = {
+    (False, False): f"/<feed>/<{_FILE_CONVERTER}:filename>",
+    (False, True): f"/<feed>/page/<int:page>/<{_FILE_CONVERTER}:filename>",
+    (True, False): f"/<feed>/tags/<tag>/<{_FILE_CONVERTER}:filename>",
+    (True, True): f"/<feed>/tags/<tag>/page/<int:page>/<{_FILE_CONVERTER}:filename>",
+}
+
+
+@blueprint.get(RULES[False, False])
+@blueprint.get(RULES[False, True])
+@blueprint.get(RULES[True, False])
+@blueprint.get(RULES[True, True])
 def feed_document(feed: str, filename: str, tag: str | None = None, page: int = 1) -> Response:
     fmt = _FILES[filename]
     core = core_of_app()
@@ -37,15 +48,14 @@ def feed_document(feed: str, filename: str, tag: str | None = None, page: int = 
     if wants_html(fmt):
         return _preview(feed, fmt, tag, page)
     rendered = publishing.feed_bytes(core, feed, fmt, tag=tag, page=page)
-    return _cached_response(rendered, fmt, core.config.feeds.max_age_seconds)
+    return cached_response(request.environ, rendered, fmt, core.config.feeds.max_age_seconds)
 
 
-def _cached_response(rendered: Rendered, fmt: str, max_age: int) -> Response:
+def cached_response(environ: Environ, rendered: Rendered, fmt: str, max_age: int) -> Response:
     """The feed, or a 304 for a reader that has it (412 for a failed If-Match, as
     werkzeug's make_conditional answers)."""
     headers = _headers(rendered.etag, rendered.last_modified, fmt, max_age)
     response = Response(rendered.body, headers=headers)
-    environ = request.environ
     if _CONDITIONS.isdisjoint(environ):
         return response  # a first fetch: nothing to compare
     if not is_resource_modified(environ, etag=rendered.etag, last_modified=rendered.last_modified):
@@ -67,10 +77,15 @@ def _headers(etag: str, last_modified: datetime, fmt: str, max_age: int) -> tupl
     )
 
 
+def may_want_html(environ: Environ) -> bool:
+    """False for the common case, decided without parsing the Accept header."""
+    return "text/html" in environ.get("HTTP_ACCEPT", "").lower()
+
+
 def wants_html(fmt: str) -> bool:
     """True for a browser that prefers HTML; a feed reader always gets the feed."""
-    if "text/html" not in request.environ.get("HTTP_ACCEPT", "").lower():
-        return False  # the common case, decided without parsing the header
+    if not may_want_html(request.environ):
+        return False
     accept = request.accept_mimetypes
     if not any(value == "text/html" for value, _quality in accept):
         return False

@@ -1,0 +1,60 @@
+"""Feed requests answered from the render cache before Flask sees them.
+
+Feed readers poll the same few URLs all day; for a warm cache the answer is
+bytes and five headers. Routing, the request context and the view cost more
+than that, so a hit is answered here, with the same response object the Flask
+view would build (`feeds.cached_response`) and the same log line and metrics
+(`access.observe`). Anything else (a miss, a browser asking for HTML, a redirect,
+an unknown feed, another method) falls through to Flask unchanged, so the rest
+of the app's behaviour, error pages included, has one implementation.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from syndicator import formats, publishing
+from syndicator.core import Core
+from syndicator.rendercache import Rendered
+from syndicator.web import access, feeds
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+_FEED_PATH = re.compile(
+    r"/(?P<feed>[^/]+)/(?:tags/(?P<tag>[^/]+)/)?(?:page/(?P<page>[1-9][0-9]{0,5})/)?"
+    r"(?P<file>atom\.xml|rss\.xml|feed\.json)"
+)
+_FORMATS = {filename: fmt for fmt, filename in formats.FILENAMES.items()}
+
+
+class FeedFastPath:
+    """WSGI middleware in front of the Flask app."""
+
+    def __init__(self, app: WsgiApp, core: Core) -> None:
+        self.app, self.core = app, core
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        started = time.perf_counter()
+        found = self._hit(environ)
+        if found is None:
+            return self.app(environ, start_response)
+        rule, fmt, rendered = found
+        max_age = self.core.config.feeds.max_age_seconds
+        response = feeds.cached_response(environ, rendered, fmt, max_age)
+        access.observe(self.core, environ, rule, response.status_code, started)
+        return response(environ, start_response)
+
+    def _hit(self, environ: dict[str, Any]) -> tuple[str, str, Rendered] | None:
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD") or feeds.may_want_html(environ):
+            return None
+        match = _FEED_PATH.fullmatch(environ.get("PATH_INFO", ""))
+        if match is None or match["page"] == "1":
+            return None
+        fmt, tag, page = _FORMATS[match["file"]], match["tag"], int(match["page"] or 1)
+        rendered = publishing.cached(self.core, match["feed"], fmt, tag=tag, page=page)
+        if rendered is None:
+            return None
+        return feeds.RULES[tag is not None, match["page"] is not None], fmt, rendered
