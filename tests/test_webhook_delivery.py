@@ -23,7 +23,6 @@ from webhook_support import (
     add_feed,
     attempts,
     bodies,
-    build_core,
     deliver,
     endpoint,
     messages,
@@ -37,24 +36,20 @@ from syndicator.models import Post, PostStatus, WebhookEvent
 
 
 @pytest.fixture
-def hook_clock() -> FakeClock:
+def clock() -> FakeClock:
+    """Receivers verify webhook timestamps against real time: the injected clock starts now."""
     return FakeClock(real_now())
 
 
 @pytest.fixture
-def make_core(
-    make_config: Callable[..., Any], hook_clock: FakeClock
-) -> Iterator[Callable[..., core_module.Core]]:
-    built: list[core_module.Core] = []
+def hook_clock(clock: FakeClock) -> FakeClock:
+    return clock
 
-    def make(**settings: Any) -> core_module.Core:
-        core = build_core(make_config(webhooks={**FAST, **settings}), hook_clock)
-        built.append(core)
-        return core
 
-    yield make
-    for core in built:
-        core.close()
+@pytest.fixture
+def make_core(make_core: Callable[..., core_module.Core]) -> Callable[..., core_module.Core]:
+    """conftest's make_core with fast webhook settings; keyword arguments override them."""
+    return lambda **settings: make_core(webhooks={**FAST, **settings})
 
 
 @pytest.fixture
