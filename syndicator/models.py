@@ -110,8 +110,11 @@ class Post(Base):
     status: Mapped[str] = mapped_column(String(20), default=PostStatus.PUBLISHED)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # Set once the post has been seen live (published and due): the moment it went out.
+    # When the post last became visible (published and due); cleared while it is hidden
+    # (unpublished or moved to a future date), so showing it again announces it again.
     went_live_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The first time it ever went live; unlike went_live_at, never cleared.
+    first_live_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     source: Mapped[str] = mapped_column(String(10), default=PostSource.API)
     source_path: Mapped[str | None] = mapped_column(Text)

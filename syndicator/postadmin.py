@@ -145,7 +145,7 @@ def patch(session: Session, post_id: int, changes: Changes, desk: Desk) -> Post:
     ensure_editable(post, desk.content_dir)
     if "slug" in changes and changes["slug"] != post.slug:
         _refuse_taken(session, post.feed_slug, changes["slug"])
-    data = _apply(_as_data(post), changes, desk.now, never_live=post.went_live_at is None)
+    data = _apply(_as_data(post), changes, desk.now, never_live=post.first_live_at is None)
     with _slug_race_as_conflict(post.feed_slug, data.slug or post.slug):
         posts.update(session, post, data, posts.Origin(), desk.now)
     return post

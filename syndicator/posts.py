@@ -219,8 +219,11 @@ def _tag(existing: PostTag | None, slug: str, name: str, position: int) -> PostT
 
 
 def _mark_live(post: Post, now: datetime) -> None:
-    if post.went_live_at is None and _is_visible(post, now):
+    if not _is_visible(post, now):
+        post.went_live_at = None
+    elif post.went_live_at is None:
         post.went_live_at = now
+        post.first_live_at = post.first_live_at or now
 
 
 def _is_visible(post: Post, now: datetime) -> bool:
@@ -253,7 +256,7 @@ def publish_due(session: Session, now: datetime) -> list[Post]:
         )
     )
     for post in due:
-        post.went_live_at = now
+        _mark_live(post, now)
         events.record(session, events.EventType.POST_PUBLISHED, post, now)
     for feed_slug in {post.feed_slug for post in due}:
         feeds.touch(session, feed_slug, now)

@@ -55,3 +55,22 @@ def test_webhook_attempts_are_counted_by_outcome(make_core):
     body = hook_core.metrics.exposition().decode()
     assert 'syndicator_webhook_attempts_total{outcome="succeeded"} 1.0' in body
     assert 'syndicator_webhook_attempts_total{outcome="failed"} 1.0' in body
+
+
+def test_a_live_post_moved_to_the_future_is_withdrawn_then_announced_again_when_due(
+    core, blog, sync, clock
+):
+    from syndicator.models import WebhookEvent
+
+    blog.post("moving", date="2026-11-26T11:00:00Z")
+    sync()
+    blog.post("moving", date="2026-11-26T13:00:00Z")
+    sync()
+    worker.tick(core)
+    clock.advance(hours=1, minutes=1)
+    assert worker.tick(core).went_live == ["news/moving"]
+    with core.reading() as session:
+        types = session.scalars(select(WebhookEvent.type).order_by(WebhookEvent.id)).all()
+        post = session.scalar(select(Post).where(Post.slug == "moving"))
+    assert types == ["post.published", "post.deleted", "post.published"]
+    assert post.first_live_at < post.went_live_at == clock()
