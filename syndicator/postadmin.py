@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,7 +27,6 @@ from syndicator.urls import Urls
 
 if TYPE_CHECKING:
     from syndicator.core import Core
-
 
 
 @dataclass(frozen=True)
@@ -95,12 +94,27 @@ def require_feed(session: Session, feed_slug: str) -> None:
 
 
 def search(
-    session: Session, filters: Filters, *, now: datetime, limit: int, offset: int
+    session: Session,
+    filters: Filters,
+    *,
+    now: datetime,
+    limit: int,
+    offset: int = 0,
+    after: tuple[datetime, int] | None = None,
 ) -> tuple[list[Post], bool]:
-    """One page of posts, newest first, and whether more follow."""
+    """One page of posts, newest first, and whether more follow.
+
+    The page starts `offset` posts in, or right after the post at position
+    `after` (published_at, id), which stays right when posts are added meanwhile.
+    """
     if filters.feed is not None:
         require_feed(session, filters.feed)
     query = _filtered(filters, now).order_by(Post.published_at.desc(), Post.id.desc())
+    if after is not None:
+        at, post_id = after
+        query = query.where(
+            or_(Post.published_at < at, and_(Post.published_at == at, Post.id < post_id))
+        )
     found = list(session.scalars(query.offset(offset).limit(limit + 1)))
     return found[:limit], len(found) > limit
 

@@ -305,18 +305,16 @@ def queue_test(
 
 
 def messages(
-    session: Session, endpoint_id: int, *, limit: int, offset: int
+    session: Session, endpoint_id: int, *, limit: int, before_id: int | None = None
 ) -> tuple[list[WebhookMessage], bool]:
-    """An endpoint's messages, newest first."""
-    found = list(
-        session.scalars(
-            select(WebhookMessage)
-            .where(WebhookMessage.endpoint_id == endpoint_id)
-            .order_by(WebhookMessage.id.desc())
-            .offset(offset)
-            .limit(limit + 1)
-        )
-    )
+    """An endpoint's messages, newest first, older than `before_id` when given.
+
+    Paging by id, not offset: messages created meanwhile never shift a page.
+    """
+    query = select(WebhookMessage).where(WebhookMessage.endpoint_id == endpoint_id)
+    if before_id is not None:
+        query = query.where(WebhookMessage.id < before_id)
+    found = list(session.scalars(query.order_by(WebhookMessage.id.desc()).limit(limit + 1)))
     return found[:limit], len(found) > limit
 
 

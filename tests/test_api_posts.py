@@ -222,6 +222,18 @@ def test_cursor_paging_walks_every_post_once(api):
     assert seen == [post["id"] for post in reversed(created)]
 
 
+def test_a_post_created_while_paging_shifts_nothing_between_pages(api):
+    created = [
+        api.create(title=f"Post {n}", published=f"2026-01-{n:02d}T00:00:00Z") for n in range(1, 7)
+    ]
+    first = api.get("/api/feeds/news/posts?limit=3").get_json()
+    api.create(title="Newest", published="2026-02-01T00:00:00Z")
+    second = api.get(f"/api/feeds/news/posts?limit=3&cursor={first['next_cursor']}").get_json()
+    seen = [item["id"] for item in first["items"] + second["items"]]
+    assert seen == [post["id"] for post in reversed(created)]
+    assert second["next_cursor"] is None
+
+
 @pytest.mark.parametrize(
     "query, field",
     [

@@ -262,3 +262,24 @@ def test_the_cli_manages_endpoints(make_config, receiver, tmp_path: Path, databa
     assert bad.exit_code != 0 and "Traceback" not in bad.output
     assert run("remove", "1").exit_code == 0
     assert run("list").output == ""
+
+
+def test_deliveries_page_by_id_so_new_messages_shift_nothing(api, core, receiver) -> None:
+    from webhook_support import publish
+
+    hook = create(api, url=receiver.url())
+    for number in range(5):
+        publish(core, f"Post {number}")
+    deliver(core)
+    path = f"/api/webhooks/{hook['id']}/deliveries?limit=2"
+    first = api("GET", path).get_json()
+    publish(core, "Newest")
+    deliver(core)
+    rest, cursor = [], first["next_cursor"]
+    while cursor:
+        page = api("GET", f"{path}&cursor={cursor}").get_json()
+        rest += page["items"]
+        cursor = page["next_cursor"]
+    ids = [item["id"] for item in first["items"] + rest]
+    assert len(ids) == len(set(ids)) == 5
+    assert ids == sorted(ids, reverse=True)

@@ -17,6 +17,7 @@ import hmac
 import json
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -24,7 +25,7 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMe
 
 from syndicator import xmltext
 from syndicator.errors import InvalidInput
-from syndicator.models import MAX_ID
+from syndicator.models import MAX_ID, is_valid_id
 from syndicator.web.context import core_of_app
 from syndicator.web.errors import api_error
 
@@ -126,32 +127,74 @@ def _depth(value: Any, level: int = 1) -> int:
     return max((_depth(child, level + 1) for child in children), default=level)
 
 
-def page_args() -> tuple[int, int]:
-    """(limit, offset) from `?limit=` and `?cursor=`; 422 when either is malformed."""
+def limit_arg() -> int:
+    """`?limit=`, 1 to MAX_LIMIT; 422 when malformed."""
     raw_limit = request.args.get("limit", str(DEFAULT_LIMIT))
     if not _LIMIT.fullmatch(raw_limit) or not 1 <= int(raw_limit) <= MAX_LIMIT:
         raise InvalidInput({"limit": f"must be a whole number from 1 to {MAX_LIMIT}"})
+    return int(raw_limit)
+
+
+def page_args() -> tuple[int, int]:
+    """(limit, offset) from `?limit=` and `?cursor=`; 422 when either is malformed."""
     cursor = request.args.get("cursor")
-    return int(raw_limit), decode_cursor(cursor) if cursor else 0
+    return limit_arg(), decode_cursor(cursor) if cursor else 0
+
+
+def position_args() -> tuple[int, tuple[datetime, int] | None]:
+    """(limit, position after which the page starts) for lists ordered by (time, id).
+
+    A position rather than an offset: rows added while a client pages never
+    shift an item from one page to the next.
+    """
+    cursor = request.args.get("cursor")
+    return limit_arg(), decode_position(cursor) if cursor else None
+
+
+def _cursor_text(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor.encode() + b"==").decode()
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise _bad_cursor() from None
+
+
+def _bad_cursor() -> InvalidInput:
+    return InvalidInput({"cursor": "is not a cursor this API gave out"})
 
 
 def decode_cursor(cursor: str) -> int:
-    try:
-        offset = int(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput({"cursor": "is not a cursor this API gave out"}) from None
-    if not 0 <= offset <= _MAX_OFFSET:
-        raise InvalidInput({"cursor": "is not a cursor this API gave out"})
-    return offset
+    text = _cursor_text(cursor)
+    if not text.isdigit() or not 0 <= int(text) <= _MAX_OFFSET:
+        raise _bad_cursor()
+    return int(text)
 
 
 def encode_cursor(offset: int) -> str:
     return base64.urlsafe_b64encode(str(offset).encode()).decode().rstrip("=")
 
 
-def listing(items: list[dict[str, Any]], *, limit: int, offset: int, has_more: bool) -> Response:
+def decode_position(cursor: str) -> tuple[datetime, int]:
+    moment, _, row_id = _cursor_text(cursor).partition("|")
+    try:
+        at = datetime.fromisoformat(moment).astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise _bad_cursor() from None
+    if not moment.endswith("+00:00") or not row_id.isdigit() or not is_valid_id(int(row_id)):
+        raise _bad_cursor()  # not in the form encode_position writes
+    return at, int(row_id)
+
+
+def encode_position(at: datetime, row_id: int) -> str:
+    text = f"{at.astimezone(UTC).isoformat()}|{row_id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def offset_cursor(*, limit: int, offset: int, has_more: bool) -> str | None:
+    return encode_cursor(offset + limit) if has_more else None
+
+
+def listing(items: list[dict[str, Any]], next_cursor: str | None) -> Response:
     """The list shape: {"items": [...], "next_cursor": "…" | null}."""
-    next_cursor = encode_cursor(offset + limit) if has_more else None
     return jsonify(items=items, next_cursor=next_cursor)
 
 

@@ -10,14 +10,21 @@ from __future__ import annotations
 from flask import Response, jsonify, request, url_for
 
 from syndicator import postadmin, postinput
-from syndicator.web.api import blueprint, json_body, listing, page_args, posts_doc
+from syndicator.web.api import (
+    blueprint,
+    encode_position,
+    json_body,
+    listing,
+    position_args,
+    posts_doc,
+)
 from syndicator.web.context import core_of_app
 
 
 @blueprint.get("/feeds/<feed>/posts")
 def list_posts(feed: str) -> Response:
     core = core_of_app()
-    limit, offset = page_args()
+    limit, after = position_args()
     filters = postadmin.Filters(
         feed=feed,
         state=postinput.parse_state(request.args.get("status")),
@@ -25,9 +32,10 @@ def list_posts(feed: str) -> Response:
     )
     now = core.now()
     with core.reading() as session:
-        found, has_more = postadmin.search(session, filters, now=now, limit=limit, offset=offset)
+        found, has_more = postadmin.search(session, filters, now=now, limit=limit, after=after)
         items = [postadmin.as_dict(post, core.urls, now) for post in found]
-    return listing(items, limit=limit, offset=offset, has_more=has_more)
+    last = found[-1] if found and has_more else None
+    return listing(items, encode_position(last.published_at, last.id) if last else None)
 
 
 @blueprint.post("/feeds/<feed>/posts")

@@ -9,7 +9,7 @@ from flask import Response, jsonify, request, url_for
 from syndicator import subscriptions
 from syndicator.errors import InvalidInput
 from syndicator.models import Frequency, Subscriber, SubscriberStatus
-from syndicator.web.api import blueprint, json_body, listing, openapi, page_args
+from syndicator.web.api import blueprint, json_body, listing, offset_cursor, openapi, page_args
 from syndicator.web.context import core_of_app
 
 _FIELDS = {"email": str, "feed": str, "frequency": str, "confirmed": bool}
@@ -47,7 +47,7 @@ def list_subscribers() -> Response:
             offset=offset,
         )
         items = [as_dict(subscriber) for subscriber in found[:limit]]
-    return listing(items, limit=limit, offset=offset, has_more=len(found) > limit)
+    return listing(items, offset_cursor(limit=limit, offset=offset, has_more=len(found) > limit))
 
 
 def _parse(body: dict[str, Any]) -> tuple[subscriptions.Request, bool]:

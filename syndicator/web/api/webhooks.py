@@ -15,7 +15,15 @@ from flask import Response, jsonify, url_for
 from syndicator import delivery, events, webhooks
 from syndicator.core import Core
 from syndicator.models import WebhookAttempt, WebhookEndpoint, WebhookMessage
-from syndicator.web.api import blueprint, json_body, listing, page_args, webhooks_doc
+from syndicator.web.api import (
+    blueprint,
+    encode_cursor,
+    json_body,
+    listing,
+    offset_cursor,
+    page_args,
+    webhooks_doc,
+)
 from syndicator.web.context import core_of_app
 
 
@@ -77,7 +85,7 @@ def list_webhooks() -> Response:
     with core.reading() as session:
         found, has_more = webhooks.page(session, limit=limit, offset=offset)
         items = [endpoint_dict(endpoint) for endpoint in found]
-    return listing(items, limit=limit, offset=offset, has_more=has_more)
+    return listing(items, offset_cursor(limit=limit, offset=offset, has_more=has_more))
 
 
 @blueprint.post("/webhooks")
@@ -154,11 +162,14 @@ def test_webhook(endpoint_id: int) -> Response:
 @blueprint.get("/webhooks/<int:endpoint_id>/deliveries")
 def list_deliveries(endpoint_id: int) -> Response:
     core = core_of_app()
-    limit, offset = page_args()
+    limit, before_id = page_args()  # the cursor is the last id seen
     with core.reading() as session:
         webhooks.get(session, endpoint_id)
-        found, has_more = webhooks.messages(session, endpoint_id, limit=limit, offset=offset)
-    return listing(_message_dicts(core, found), limit=limit, offset=offset, has_more=has_more)
+        found, has_more = webhooks.messages(
+            session, endpoint_id, limit=limit, before_id=before_id or None
+        )
+    next_cursor = encode_cursor(found[-1].id) if has_more else None
+    return listing(_message_dicts(core, found), next_cursor)
 
 
 @blueprint.post("/deliveries/<int:message_id>/retry")
