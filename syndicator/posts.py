@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import Select, and_, func, select
@@ -51,8 +51,7 @@ class Page:
     posts: list[Post]
     number: int
     total_pages: int
-    total_posts: int = 0
-    next_due_at: datetime | None = field(default=None)
+    next_due_at: datetime | None = None
 
 
 def clean(data: PostData) -> PostData:
@@ -302,7 +301,7 @@ def page(
         .offset((number - 1) * per_page)
         .limit(per_page)
     )
-    return Page(list(posts), number, total_pages, total, next_due(session, feed_slug, now))
+    return Page(list(posts), number, total_pages, next_due(session, feed_slug, now))
 
 
 def next_due(session: Session, feed_slug: str, now: datetime) -> datetime | None:

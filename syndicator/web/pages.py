@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Blueprint, Response, redirect, render_template
+from sqlalchemy.orm import Session
 
 from syndicator import documents, feeds, formats, markup, posts
 from syndicator.web.context import core_of_app
@@ -52,7 +53,7 @@ def listing(feed: str, tag: str | None = None, page: int | None = None) -> str |
         return _render_listing(session, feed, tag, page or 1)
 
 
-def _render_listing(session, feed: str, tag: str | None, page: int) -> str:  # type: ignore[no-untyped-def]
+def _render_listing(session: Session, feed: str, tag: str | None, page: int) -> str:
     core = core_of_app()
     found = documents.listing(
         session, feed, tag=tag, number=page, per_page=core.config.feeds.items, now=core.now()
