@@ -40,8 +40,10 @@ from sqlalchemy import select
 
 from syndicator import config as config_module
 from syndicator import core as core_module
-from syndicator import digests, feeds, letters, mailqueue, posts, subscriptions
+from syndicator.feeds import catalog
+from syndicator.mail import compose, digests, sender, subscriptions
 from syndicator.models import Feed, Post, Subscriber
+from syndicator.posts import store
 
 TARGET_RATIO = 0.5
 TARGET_MB = 200
@@ -88,7 +90,7 @@ def _config(folder: Path, port: int) -> config_module.Config:
 def _populate(core: core_module.Core, subscribers: int) -> None:
     """A feed, N confirmed subscribers (one transaction), then 5 posts."""
     with core.transaction() as session:
-        feeds.upsert(session, "news", feeds.FeedSettings(title="News"), core.now())
+        catalog.upsert(session, "news", catalog.FeedSettings(title="News"), core.now())
         for n in range(subscribers):
             request = subscriptions.Request("news", f"reader{n}@example.org")
             subscriptions.add(
@@ -97,31 +99,31 @@ def _populate(core: core_module.Core, subscribers: int) -> None:
     paragraph = "Some words about rivers and the sea, with a [link](/about/). " * 12
     with core.transaction() as session:
         for n in range(POSTS):
-            data = posts.PostData(
+            data = store.PostData(
                 title=f"Post number {n}",
                 published_at=core.now() + timedelta(seconds=n + 1),
                 content_source=f"{paragraph}\n\n![a picture](/img/{n}.png)\n\n{paragraph}",
             )
-            posts.create(
-                session, "news", data, posts.Origin(), core.now() + timedelta(seconds=n + 1)
+            store.create(
+                session, "news", data, store.Origin(), core.now() + timedelta(seconds=n + 1)
             )
 
 
 def _prebuilt(core: core_module.Core) -> list[tuple[str, bytes]]:
     """The same digests, composed ahead of time for the bare loop."""
-    letterhead = letters.Letterhead.from_config(core.config, core.timezone)
+    letterhead = compose.Letterhead.from_config(core.config, core.timezone)
     with core.reading() as session:
         feed = session.get_one(Feed, "news")
-        items = [letters.item(p, letterhead) for p in session.scalars(select(Post))]
+        items = [compose.item(p, letterhead) for p in session.scalars(select(Post))]
         rows = session.scalars(select(Subscriber).order_by(Subscriber.id)).all()
         return [
             (
                 row.email,
-                letters.digest(
+                compose.digest(
                     letterhead,
                     feed,
                     items,
-                    letters.Recipient(row.email, row.frequency, row.unsubscribe_token),
+                    compose.Recipient(row.email, row.frequency, row.unsubscribe_token),
                     message_id=f"<{row.id}.bench@example.org>",
                     date=core.now(),
                 ),
@@ -145,7 +147,7 @@ def child(folder: Path, port: int) -> None:
     started = time.perf_counter()
     planned = digests.plan_due(core, digests.Selection(force=True))
     planning = time.perf_counter() - started
-    report = mailqueue.send_pending(core, digests.Selection(force=True))
+    report = sender.send_pending(core, digests.Selection(force=True))
     elapsed = time.perf_counter() - started
     core.close()
     print(

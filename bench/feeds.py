@@ -40,7 +40,8 @@ import feeds_render
 
 from syndicator import config as config_module
 from syndicator import core as core_module
-from syndicator import feeds, formats, posts, publishing
+from syndicator.feeds import catalog, formats, serving
+from syndicator.posts import store
 
 FEED = "bench"
 POSTS = 20
@@ -101,17 +102,17 @@ def seed(workdir: Path) -> None:
     core_module.prepare(core, migrate=True)
     now = core.now()
     with core.transaction() as session:
-        settings = feeds.FeedSettings(title="Bench", subtitle="Benchmark feed", language="en")
-        feeds.upsert(session, FEED, settings, now)
+        settings = catalog.FeedSettings(title="Bench", subtitle="Benchmark feed", language="en")
+        catalog.upsert(session, FEED, settings, now)
         for n in range(POSTS):
-            data = posts.PostData(
+            data = store.PostData(
                 title=f"Post number {n}: on rivers & lakes",
                 published_at=now - timedelta(hours=n + 1),
                 content_source="\n\n".join(PARAGRAPH.format(n=p) for p in range(6)),
                 author="A. Writer",
                 tags=("rivers", "lakes", f"issue {n % 4}"),
             )
-            posts.create(session, FEED, data, posts.Origin(), now)
+            store.create(session, FEED, data, store.Origin(), now)
     core.close()
 
 
@@ -129,7 +130,7 @@ def serve(workdir: Path) -> None:
     cli.callback(config_path=None)  # logging exactly as `syndicator serve` sets it up
     core = core_module.build(bench_config(workdir))
     app = create_app(core=core)
-    rendered = publishing.feed_bytes(core, FEED, "atom")  # warms the render cache
+    rendered = serving.feed_bytes(core, FEED, "atom")  # warms the render cache
 
     @app.get(TRIVIAL_PATH)
     def trivial() -> Response:

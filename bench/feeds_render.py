@@ -25,7 +25,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from syndicator import formats
+from syndicator.feeds import formats
 
 SIZES = (1_000, 10_000)
 BASE = "https://blog.example.org"

@@ -34,8 +34,11 @@ from sqlalchemy import update
 
 from syndicator import config as config_module
 from syndicator import core as core_module
-from syndicator import feeds, posts, webhooks, worker
+from syndicator import worker
+from syndicator.feeds import catalog
 from syndicator.models import WebhookEndpoint
+from syndicator.posts import store
+from syndicator.webhooks import endpoints
 
 ENDPOINTS = 1000
 CONCURRENCY = 16
@@ -75,14 +78,14 @@ def build(folder: Path) -> core_module.Core:
     core = core_module.build(config_module.from_mapping(data, env={}))
     core_module.prepare(core, migrate=True)
     with core.transaction() as session:
-        feeds.upsert(session, "bench", feeds.FeedSettings(title="Bench"), core.now())
+        catalog.upsert(session, "bench", catalog.FeedSettings(title="Bench"), core.now())
     return core
 
 
 def publish(core: core_module.Core, title: str) -> None:
-    data = posts.PostData(title=title, published_at=core.now(), content_source="Some *text*.")
+    data = store.PostData(title=title, published_at=core.now(), content_source="Some *text*.")
     with core.transaction() as session:
-        posts.create(session, "bench", data, posts.Origin(), core.now())
+        store.create(session, "bench", data, store.Origin(), core.now())
 
 
 def worker_rate(core: core_module.Core, round_number: int) -> float:
@@ -125,7 +128,7 @@ def latency(core: core_module.Core) -> float:
     with core.transaction() as session:
         session.execute(update(WebhookEndpoint).values(status="disabled"))
         url = f"http://127.0.0.1:{server.server_address[1]}/first"
-        webhooks.create(session, {"url": url}, now=core.now(), allow_private=True)
+        endpoints.create(session, {"url": url}, now=core.now(), allow_private=True)
     scheduler = worker.start_in_background(core)
     try:
         time.sleep(POLL_SECONDS * 1.5)  # publish mid-way between two polls at worst
@@ -152,7 +155,7 @@ def main() -> int:
         try:
             with core.transaction() as session:
                 for url in urls:
-                    webhooks.create(session, {"url": url}, now=core.now(), allow_private=True)
+                    endpoints.create(session, {"url": url}, now=core.now(), allow_private=True)
             body = b'{"type":"post.published","data":{"title":"x"}}' * 8
             baseline_rate(urls, body)  # warm up both sides once
             worker_rate(core, 0)

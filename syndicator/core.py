@@ -15,10 +15,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from syndicator import db, feeds
+from syndicator import db
 from syndicator.config import Config
+from syndicator.feeds import catalog
+from syndicator.feeds.cache import RenderCache, VersionBoard
 from syndicator.metrics import Metrics
-from syndicator.rendercache import RenderCache, VersionBoard
 from syndicator.urls import Urls
 
 Clock = Callable[[], datetime]
@@ -44,7 +45,7 @@ class Core:
 
     def _read_versions(self) -> dict[str, tuple[int, datetime]]:
         with self.sessions() as session:
-            return feeds.versions(session)
+            return catalog.versions(session)
 
     def now(self) -> datetime:
         return self.clock()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from syndicator.formats import FILENAMES
+from syndicator.feeds.formats import FILENAMES
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,11 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from syndicator import delivery, digests, mailqueue, posts, webhooks
 from syndicator.core import Core
+from syndicator.delivery import engine
+from syndicator.mail import digests, sender
+from syndicator.posts import store
+from syndicator.webhooks import endpoints
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +33,7 @@ class TickReport:
 def tick(core: Core) -> TickReport:
     """Run every due job once: scheduled posts, webhook deliveries, digests and their mail."""
     with core.transaction() as session:
-        due = posts.publish_due(session, core.now())
+        due = store.publish_due(session, core.now())
         went_live = [f"{post.feed_slug}/{post.slug}" for post in due]
     core.metrics.ticks.inc()
     core.metrics.posts_went_live.inc(len(went_live))
@@ -38,7 +41,7 @@ def tick(core: Core) -> TickReport:
         log.info("scheduled post went live: %s", name)
     sent = deliver_webhooks(core)
     digests_planned = digests.plan_due(core)
-    mails = mailqueue.send_pending(core)
+    mails = sender.send_pending(core)
     core.metrics.mails.labels("sent").inc(mails.sent)
     core.metrics.mails.labels("failed").inc(mails.failed)
     return TickReport(
@@ -51,9 +54,9 @@ def deliver_webhooks(core: Core) -> int:
     limit = core.config.webhooks.max_payload_bytes
     while True:
         with core.transaction() as session:
-            if not webhooks.fan_out(session, core.urls, core.now(), max_bytes=limit):
+            if not endpoints.fan_out(session, core.urls, core.now(), max_bytes=limit):
                 break
-    report = delivery.run(core)
+    report = engine.run(core)
     core.metrics.webhook_attempts.labels("succeeded").inc(report.succeeded)
     core.metrics.webhook_attempts.labels("failed").inc(report.attempted - report.succeeded)
     return report.attempted

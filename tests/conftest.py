@@ -21,7 +21,8 @@ from sqlalchemy.engine import make_url
 
 from syndicator import config as config_module
 from syndicator import core as core_module
-from syndicator import db, importer
+from syndicator import db
+from syndicator.posts import importer
 
 PG_URL = os.environ.get("SYNDICATOR_TEST_DATABASE_URL")
 

@@ -17,7 +17,7 @@ import feedparser
 import jsonschema
 from lxml import etree
 
-from syndicator.formats import FeedDocument
+from syndicator.feeds.formats import FeedDocument
 
 SCHEMAS = Path(__file__).parent / "data" / "schemas"
 ATOM_NS = "http://www.w3.org/2005/Atom"

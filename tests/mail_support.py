@@ -202,26 +202,26 @@ def build_core(config: Any, clock: Any) -> Any:
 
 
 def add_feed(core: Any, slug: str = "news", title: str = "News Feed") -> None:
-    from syndicator import feeds
+    from syndicator.feeds import catalog
 
     with core.transaction() as session:
-        feeds.upsert(session, slug, feeds.FeedSettings(title=title), core.now())
+        catalog.upsert(session, slug, catalog.FeedSettings(title=title), core.now())
 
 
 def add_post(
     core: Any, title: str, *, feed: str = "news", body: str = "Some *text*.", **extra: Any
 ) -> int:
-    from syndicator import posts
+    from syndicator.posts import store
 
-    data = posts.PostData(title=title, published_at=core.now(), content_source=body, **extra)
+    data = store.PostData(title=title, published_at=core.now(), content_source=body, **extra)
     with core.transaction() as session:
-        return posts.create(session, feed, data, posts.Origin(), core.now()).id
+        return store.create(session, feed, data, store.Origin(), core.now()).id
 
 
 def add_subscriber(
     core: Any, email: str, *, feed: str = "news", frequency: str = "daily", confirmed: bool = True
 ) -> Any:
-    from syndicator import subscriptions
+    from syndicator.mail import subscriptions
 
     request = subscriptions.Request(feed, email, frequency)
     with core.transaction() as session:

@@ -68,7 +68,8 @@ def test_merge_patch_media_type_is_accepted_for_patch(api):
 
 def test_a_body_over_the_configured_limit_is_413_and_changes_nothing(make_config, clock, blog):
     from syndicator import core as core_module
-    from syndicator import db, importer
+    from syndicator import db
+    from syndicator.posts import importer
     from syndicator.web import create_app
 
     blog.feed("news")

@@ -10,8 +10,8 @@ from typing import Any
 import jsonschema
 from click.testing import CliRunner
 
-from syndicator import mailqueue
 from syndicator.cli import cli
+from syndicator.mail import sender
 from tests.api_support import AUTH, Api, api, make_config  # noqa: F401  (fixtures)
 
 
@@ -31,7 +31,7 @@ def test_create_imports_confirmed_or_starts_opt_in(api: Api, tmp_path: Path) -> 
     assert opted_in.get_json()["status"] == "unconfirmed"
     idn = add(api, "Zoe@Bücher.example", confirmed=True).get_json()
     assert idn["email"] == "zoe@xn--bcher-kva.example"  # mail headers and relays take ASCII
-    mailqueue.send_pending(api.client.application.extensions["syndicator"])
+    sender.send_pending(api.client.application.extensions["syndicator"])
     box = mailbox.Maildir(tmp_path / "mail", create=False)
     assert [m["To"] for m in box] == ["new@example.org"]  # no mail to the imported address
 

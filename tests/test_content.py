@@ -6,17 +6,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from syndicator import content
 from syndicator.errors import BadPostFile
 from syndicator.models import PostStatus
+from syndicator.posts import files
 
 DATA = Path(__file__).parent / "data" / "posts"
 NEW_YORK = ZoneInfo("America/New_York")
 UTC_ZONE = ZoneInfo("UTC")
 
 
-def parse(name: str, timezone: ZoneInfo = UTC_ZONE) -> content.PostFile:
-    return content.parse_post(f"news/posts/{name}", (DATA / name).read_bytes(), timezone)
+def parse(name: str, timezone: ZoneInfo = UTC_ZONE) -> files.PostFile:
+    return files.parse_post(f"news/posts/{name}", (DATA / name).read_bytes(), timezone)
 
 
 def test_yaml_front_matter_gives_title_date_tags_and_slug_from_file_name():
@@ -37,13 +37,13 @@ def test_toml_front_matter_with_naive_date_is_read_in_the_site_timezone():
 
 def test_leading_date_is_dropped_from_the_default_slug():
     raw = b"---\ntitle: T\ndate: 2026-01-01\n---\nx\n"
-    parsed = content.parse_post("f/posts/2026-01-01-hello-there.md", raw, ZoneInfo("UTC"))
+    parsed = files.parse_post("f/posts/2026-01-01-hello-there.md", raw, ZoneInfo("UTC"))
     assert parsed.data.slug == "hello-there"
 
 
 def test_draft_flag_makes_a_draft():
     raw = b"---\ntitle: T\ndate: 2026-01-01\ndraft: true\n---\nx\n"
-    assert content.parse_post("p.md", raw, ZoneInfo("UTC")).data.status == PostStatus.DRAFT
+    assert files.parse_post("p.md", raw, ZoneInfo("UTC")).data.status == PostStatus.DRAFT
 
 
 @pytest.mark.parametrize(
@@ -68,21 +68,21 @@ def test_bad_file_is_reported_with_its_path_and_reason(name: str, reason: str):
 
 def test_same_bytes_give_the_same_hash_and_an_edit_changes_it():
     raw = (DATA / "good.md").read_bytes()
-    assert content.file_hash(raw) == content.file_hash(bytes(raw))
-    assert content.file_hash(raw) != content.file_hash(raw + b"\n")
+    assert files.file_hash(raw) == files.file_hash(bytes(raw))
+    assert files.file_hash(raw) != files.file_hash(raw + b"\n")
 
 
 def test_feed_settings_reject_unknown_keys(tmp_path: Path):
     path = tmp_path / "feed.toml"
     path.write_text('title = "T"\nfavourite = "x"\n')
     with pytest.raises(BadPostFile, match="unknown key 'favourite'"):
-        content.parse_feed_settings(path)
+        files.parse_feed_settings(path)
 
 
 def test_feed_settings_read_author_table(tmp_path: Path):
     path = tmp_path / "feed.toml"
     path.write_text('title = "T"\nlanguage = "en"\n[author]\nname = "A"\nemail = "a@example.com"\n')
-    settings = content.parse_feed_settings(path)
+    settings = files.parse_feed_settings(path)
     assert (settings.title, settings.author_name, settings.author_email) == (
         "T",
         "A",
@@ -95,5 +95,5 @@ def test_feed_settings_lose_characters_xml_forbids(tmp_path: Path):
     path.write_text(
         'title = "Bell\\u0007 Feed"\nsubtitle = "a\\u001bb"\n[author]\nname = "N\\u0000"\n'
     )
-    settings = content.parse_feed_settings(path)
+    settings = files.parse_feed_settings(path)
     assert (settings.title, settings.subtitle, settings.author_name) == ("Bell Feed", "ab", "N")

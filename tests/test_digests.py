@@ -22,9 +22,11 @@ import pytest
 from sqlalchemy import select
 
 from syndicator import config as config_module
-from syndicator import digests, mailqueue, posts, subscriptions, worker
+from syndicator import worker
 from syndicator.config import Digest
+from syndicator.mail import digests, sender, subscriptions
 from syndicator.models import Frequency, MailMessage, MailStatus, Subscriber, SubscriberStatus
+from syndicator.posts import store
 from tests.conftest import FakeClock
 from tests.mail_support import (
     add_feed,
@@ -107,9 +109,9 @@ def test_posts_before_confirmation_and_updates_are_not_sent(
     worker.tick(mail_core)
     with mail_core.transaction() as session:
         for post_id in (old, fresh):
-            post = session.get_one(posts.Post, post_id)
-            data = posts.PostData(title=post.title + " (edited)", published_at=post.published_at)
-            posts.update(session, post, data, posts.Origin(), mail_core.now())
+            post = session.get_one(store.Post, post_id)
+            data = store.PostData(title=post.title + " (edited)", published_at=post.published_at)
+            store.update(session, post, data, store.Origin(), mail_core.now())
     next_morning(clock)
     worker.tick(mail_core)
     assert [titles(m) for m in recorder.to("ann@example.org")] == [["Post fresh"]]
@@ -125,8 +127,8 @@ def test_deleted_post_is_dropped_from_a_pending_digest(
     next_morning(clock)
     digests.plan_due(mail_core)
     with mail_core.transaction() as session:
-        posts.delete(session, session.get_one(posts.Post, gone), mail_core.now())
-    mailqueue.send_pending(mail_core)
+        store.delete(session, session.get_one(store.Post, gone), mail_core.now())
+    sender.send_pending(mail_core)
     assert keep and [titles(m) for m in recorder.to("ann@example.org")] == [["Post kept"]]
 
 
@@ -141,7 +143,7 @@ def test_unsubscribing_stops_a_digest_already_queued(
     assert digests.plan_due(mail_core) == 1
     with mail_core.transaction() as session:
         subscriptions.unsubscribe(session, subscriber.unsubscribe_token, mail_core.now())
-    report = mailqueue.send_pending(mail_core)
+    report = sender.send_pending(mail_core)
     clock.advance(days=1)
     add_post(mail_core, "Post two")
     next_morning(clock)
@@ -191,7 +193,7 @@ def test_one_digest_per_local_day_across_a_clock_change(
                 add_post(core, f"Post of {clock.moment:%d}")
             clock.advance(hours=1)  # runs at hh:01 UTC: between the two 02:30s of autumn too
             digests.plan_due(core)  # the digest step of worker.tick, without the other jobs
-            mailqueue.send_pending(core)
+            sender.send_pending(core)
     finally:
         core.close()
     box = mailbox.Maildir(tmp_path / "mail", create=False)
@@ -244,7 +246,7 @@ def test_smtp_outage_loses_nothing_and_duplicates_nothing(
         with core.reading() as session:
             rows = list(session.scalars(select(MailMessage)))
         clock.advance(minutes=1)
-        too_soon = mailqueue.send_pending(core)
+        too_soon = sender.send_pending(core)
         clock.advance(hours=1)
         with smtp_server(port=port) as (recorder, _port):
             worker.tick(core)
@@ -382,9 +384,9 @@ def test_a_run_killed_half_way_sends_the_rest_once(
             recorder.data_rule = None
             accepted_before = [r.recipients[0] for r in recorder.received]
             clock.moment = datetime.now(UTC)
-            within_lease = mailqueue.send_pending(core)
+            within_lease = sender.send_pending(core)
             clock.advance(minutes=2)  # the dead worker's lease has run out
-            after = mailqueue.send_pending(core)
+            after = sender.send_pending(core)
         finally:
             core.close()
     assert len(accepted_before) == 3
@@ -416,7 +418,7 @@ def test_two_workers_on_postgresql_never_send_a_digest_twice(
             next_morning(clock)
             with ThreadPoolExecutor(max_workers=2) as pool:
                 planned = list(pool.map(digests.plan_due, workers))
-                reports = list(pool.map(mailqueue.send_pending, workers))
+                reports = list(pool.map(sender.send_pending, workers))
         finally:
             for worker_core in workers:
                 worker_core.close()

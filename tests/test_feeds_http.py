@@ -71,9 +71,9 @@ def test_atom_entries_match_the_stored_posts_field_by_field(blog, sync, client, 
     parsed = parse(client, "/news/atom.xml")
     (entry,) = parsed.entries
     with core.reading() as session:
-        from syndicator import posts
+        from syndicator.posts import store
 
-        stored = posts.find_visible(session, "news", "hello", core.now())
+        stored = store.find_visible(session, "news", "hello", core.now())
     assert entry.id == stored.guid
     assert entry.title == "Hello <World> ]]>"
     assert entry.link == "http://127.0.0.1:8000/news/hello/"
@@ -81,7 +81,12 @@ def test_atom_entries_match_the_stored_posts_field_by_field(blog, sync, client, 
     assert [tag.term for tag in entry.tags] == ["Job Search", "Tips"]
     assert entry.summary == "A short summary."
     assert entry.published == "2026-03-04T05:06:07Z" or entry.published_parsed[:6] == (
-        2026, 3, 4, 5, 6, 7,
+        2026,
+        3,
+        4,
+        5,
+        6,
+        7,
     )
     html = entry.content[0].value
     assert 'href="http://127.0.0.1:8000/news/other/"' in html
@@ -280,9 +285,7 @@ def test_feed_is_rendered_once_and_then_served_from_cache(blog, sync, client, co
     assert core.metrics.cache_hits._value.get() == 4
 
 
-def test_change_through_another_process_is_served_within_a_second(
-    blog, sync, client, make_core
-):
+def test_change_through_another_process_is_served_within_a_second(blog, sync, client, make_core):
     blog.post("first")
     sync()
     assert len(parse(client, "/news/atom.xml").entries) == 1

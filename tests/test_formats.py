@@ -34,8 +34,8 @@ from feedcheck import (
 )
 from lxml import etree
 
-from syndicator import formats
-from syndicator.formats import Entry, FeedDocument, Paging, Person, Tag
+from syndicator.feeds import formats
+from syndicator.feeds.formats import Entry, FeedDocument, Paging, Person, Tag
 
 BASE = "https://jobs.example.com"
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from syndicator import posts
 from syndicator.models import Feed, Post
+from syndicator.posts import store
 
 DATA = Path(__file__).parent / "data" / "posts"
 
@@ -149,11 +149,11 @@ def test_api_posts_are_never_touched_by_an_import(core, blog, sync, clock):
     blog.feed("news")
     sync()
     with core.transaction() as session:
-        posts.create(
+        store.create(
             session,
             "news",
-            posts.PostData(title="From the API", published_at=clock()),
-            posts.Origin(),
+            store.PostData(title="From the API", published_at=clock()),
+            store.Origin(),
             clock(),
         )
     report = sync()

@@ -18,8 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import html as lxml_html
 
 from syndicator import config as config_module
-from syndicator import digests, letters, mail, mailqueue, worker
+from syndicator import worker
 from syndicator.errors import ConfigError
+from syndicator.mail import compose, digests, sender, transports
 from syndicator.models import Feed, Post, PostTag
 from syndicator.urls import Urls
 from tests.conftest import FakeClock
@@ -33,9 +34,9 @@ from tests.mail_support import (
 )
 
 
-def envelope(to: str = "ann@example.org", subject: str = "hello") -> mail.Envelope:
+def envelope(to: str = "ann@example.org", subject: str = "hello") -> transports.Envelope:
     data = (f"From: news@example.org\r\nTo: {to}\r\nSubject: {subject}\r\n\r\nbody\r\n").encode()
-    return mail.Envelope("news@example.org", to, data)
+    return transports.Envelope("news@example.org", to, data)
 
 
 def smtp_settings(port: int, **overrides: Any) -> config_module.Smtp:
@@ -45,7 +46,7 @@ def smtp_settings(port: int, **overrides: Any) -> config_module.Smtp:
 def test_starttls_with_login_sends_a_batch_over_one_connection(tmp_path: Path) -> None:
     certificate = self_signed(tmp_path)
     with smtp_server(starttls=certificate, login=("relay", "s3cret")) as (recorder, port):
-        transport = mail.SmtpTransport(
+        transport = transports.SmtpTransport(
             smtp_settings(
                 port,
                 security="starttls",
@@ -64,8 +65,8 @@ def test_starttls_with_login_sends_a_batch_over_one_connection(tmp_path: Path) -
 def test_starttls_refuses_a_certificate_it_does_not_trust(tmp_path: Path) -> None:
     certificate = self_signed(tmp_path)
     with smtp_server(starttls=certificate) as (recorder, port):
-        transport = mail.SmtpTransport(smtp_settings(port, security="starttls"))
-        with pytest.raises(mail.TemporaryFailure) as failure:
+        transport = transports.SmtpTransport(smtp_settings(port, security="starttls"))
+        with pytest.raises(transports.TemporaryFailure) as failure:
             transport.send(envelope())
     assert failure.value.connection and recorder.received == []
 
@@ -73,7 +74,7 @@ def test_starttls_refuses_a_certificate_it_does_not_trust(tmp_path: Path) -> Non
 def test_implicit_tls_delivers(tmp_path: Path) -> None:
     certificate = self_signed(tmp_path)
     with smtp_server(tls=certificate) as (recorder, port):
-        transport = mail.SmtpTransport(
+        transport = transports.SmtpTransport(
             smtp_settings(port, security="tls", ca_file=str(certificate.cert))
         )
         transport.send(envelope())
@@ -83,7 +84,7 @@ def test_implicit_tls_delivers(tmp_path: Path) -> None:
 
 def test_reconnects_when_the_server_dropped_the_connection() -> None:
     with smtp_server() as (recorder, port):
-        transport = mail.SmtpTransport(smtp_settings(port, security="none"))
+        transport = transports.SmtpTransport(smtp_settings(port, security="none"))
         transport.send(envelope(subject="before"))
     with smtp_server(port=port, recorder=recorder):
         transport.send(envelope(subject="after"))  # the old connection is dead by now
@@ -98,10 +99,10 @@ def test_refusals_are_told_apart_4xx_temporary_5xx_permanent() -> None:
             if a.startswith("gone")
             else ("452 4.2.2 mailbox full" if a.startswith("full") else None)
         )
-        transport = mail.SmtpTransport(smtp_settings(port, security="none"))
-        with pytest.raises(mail.PermanentFailure, match="550"):
+        transport = transports.SmtpTransport(smtp_settings(port, security="none"))
+        with pytest.raises(transports.PermanentFailure, match="550"):
             transport.send(envelope("gone@example.org"))
-        with pytest.raises(mail.TemporaryFailure, match="452") as temporary:
+        with pytest.raises(transports.TemporaryFailure, match="452") as temporary:
             transport.send(envelope("full@example.org"))
         transport.send(envelope("ok@example.org"))  # the same connection still works
         transport.close()
@@ -112,13 +113,13 @@ def test_refusals_are_told_apart_4xx_temporary_5xx_permanent() -> None:
 def test_unreachable_server_is_a_temporary_connection_failure() -> None:
     with smtp_server() as (_recorder, port):
         pass
-    with pytest.raises(mail.TemporaryFailure) as failure:
-        mail.SmtpTransport(smtp_settings(port, security="none")).send(envelope())
+    with pytest.raises(transports.TemporaryFailure) as failure:
+        transports.SmtpTransport(smtp_settings(port, security="none")).send(envelope())
     assert failure.value.connection
 
 
 def test_maildir_transport_writes_readable_mail(tmp_path: Path) -> None:
-    transport = mail.MaildirTransport(tmp_path / "mail")
+    transport = transports.MaildirTransport(tmp_path / "mail")
     transport.send(envelope(subject="in the box"))
     transport.close()
     box = mailbox.Maildir(tmp_path / "mail", create=False)
@@ -146,7 +147,7 @@ def _post(n: int, body_html: str) -> Post:
     return post
 
 
-def _letterhead(**overrides: Any) -> letters.Letterhead:
+def _letterhead(**overrides: Any) -> compose.Letterhead:
     values = {
         "sender": "News Desk <news@example.org>",
         "urls": Urls("https://blog.example.org"),
@@ -156,16 +157,16 @@ def _letterhead(**overrides: Any) -> letters.Letterhead:
         "expiry_days": 7,
         **overrides,
     }
-    return letters.Letterhead(**values)
+    return compose.Letterhead(**values)
 
 
-def _digest(letterhead: letters.Letterhead, count: int, body_html: str) -> bytes:
-    items = [letters.item(_post(n, body_html), letterhead) for n in range(count)]
-    return letters.digest(
+def _digest(letterhead: compose.Letterhead, count: int, body_html: str) -> bytes:
+    items = [compose.item(_post(n, body_html), letterhead) for n in range(count)]
+    return compose.digest(
         letterhead,
         _feed(),
         items,
-        letters.Recipient("ann@example.org", "daily", "tok3n"),
+        compose.Recipient("ann@example.org", "daily", "tok3n"),
         message_id="<abc@example.org>",
         date=datetime(2026, 11, 26, 7, tzinfo=UTC),
     )
@@ -210,7 +211,7 @@ def test_ten_posts_stay_under_100_kib(paragraphs: int) -> None:
     assert len(raw) < 100 * 1024
     html = email.message_from_bytes(raw, policy=email.policy.default).get_body(("html",))
     full = paragraphs * 32 * 10 == html.get_content().count("<em>long</em>")
-    assert full == (len(paragraph * paragraphs) <= letters.FULL_CONTENT_LIMIT)
+    assert full == (len(paragraph * paragraphs) <= compose.FULL_CONTENT_LIMIT)
 
 
 def test_summary_only_when_full_content_is_off() -> None:
@@ -274,10 +275,10 @@ def test_a_resent_digest_carries_the_same_message_id(make_config: Any, clock: Fa
             add_feed(core)
             reader_with_one_new_post(core, clock)
             digests.plan_due(core)
-            first = mailqueue.send_pending(core)
+            first = sender.send_pending(core)
             recorder.data_rule = None
             clock.advance(hours=2)
-            second = mailqueue.send_pending(core)
+            second = sender.send_pending(core)
         finally:
             core.close()
     (refused,) = recorder.refused

@@ -8,7 +8,7 @@ import feedparser
 import pytest
 from conftest import import_folder
 
-from syndicator import documents, formats
+from syndicator.feeds import documents, formats
 from syndicator.web import create_app
 
 SEED = Path(__file__).parent.parent / "feeds"
@@ -53,10 +53,10 @@ def test_the_home_page_shows_the_blog_and_its_location(seeded):
 
 def served_listings(core):
     """Every (tag, page) listing of the seed feed, the way export walks them."""
-    from syndicator import posts
+    from syndicator.posts import store
 
     with core.reading() as session:
-        tags = [None] + [slug for slug, _name in posts.tags(session, FEED, core.now())]
+        tags = [None] + [slug for slug, _name in store.tags(session, FEED, core.now())]
         for tag in tags:
             yield documents.listing(
                 session, FEED, tag=tag, number=1, per_page=core.config.feeds.items, now=core.now()

@@ -20,7 +20,8 @@ from sqlalchemy import func, select, text
 from werkzeug.serving import make_server
 
 from syndicator import config as config_module
-from syndicator import mailqueue, subscriptions, worker
+from syndicator import worker
+from syndicator.mail import sender, subscriptions
 from syndicator.models import MailMessage, Subscriber, SubscriberStatus
 from syndicator.web import create_app
 from tests.conftest import FakeClock
@@ -50,7 +51,7 @@ class Site:
         return self.client.post("/news/subscribe", json={"email": email, **extra})
 
     def mails(self) -> list[Any]:
-        mailqueue.send_pending(self.core)
+        sender.send_pending(self.core)
         if not self.maildir.exists():
             return []
         return sorted(mailbox.Maildir(self.maildir, create=False), key=lambda m: m["Date"])

@@ -31,8 +31,9 @@ from webhook_support import (
 )
 
 from syndicator import core as core_module
-from syndicator import importer, posts, worker
+from syndicator import worker
 from syndicator.models import Post, PostStatus, WebhookEvent
+from syndicator.posts import importer, store
 
 
 @pytest.fixture
@@ -100,29 +101,29 @@ def test_each_kind_of_change_sends_its_event_and_nothing_else(core, receiver, ho
     assert receiver.received == []  # drafts and scheduled posts are invisible: no event
     with core.transaction() as session:
         post = session.get(Post, draft)
-        same = posts.PostData(
+        same = store.PostData(
             title="Draft", published_at=post.published_at, content_source=post.content_source
         )
-        posts.update(
-            session, post, replace(same, status=PostStatus.PUBLISHED), posts.Origin(), core.now()
+        store.update(
+            session, post, replace(same, status=PostStatus.PUBLISHED), store.Origin(), core.now()
         )
     with core.transaction() as session:  # saved again unchanged: readers see nothing new
         post = session.get(Post, draft)
-        posts.update(
-            session, post, replace(same, status=PostStatus.PUBLISHED), posts.Origin(), core.now()
+        store.update(
+            session, post, replace(same, status=PostStatus.PUBLISHED), store.Origin(), core.now()
         )
     with core.transaction() as session:
         post = session.get(Post, draft)
         changed = replace(same, status=PostStatus.PUBLISHED, title="Draft, edited")
-        posts.update(session, post, changed, posts.Origin(), core.now())
+        store.update(session, post, changed, store.Origin(), core.now())
     for status in (PostStatus.DRAFT, PostStatus.PUBLISHED):  # unpublished, then back
         with core.transaction() as session:
             again = replace(changed, status=status)
-            posts.update(session, session.get(Post, draft), again, posts.Origin(), core.now())
+            store.update(session, session.get(Post, draft), again, store.Origin(), core.now())
     with core.transaction() as session:
-        posts.delete(session, session.get(Post, draft), core.now())
+        store.delete(session, session.get(Post, draft), core.now())
     with core.transaction() as session:  # deleting twice tells nobody twice
-        posts.delete(session, session.get(Post, draft), core.now())
+        store.delete(session, session.get(Post, draft), core.now())
     hook_clock.advance(hours=2)
     worker.tick(core)  # the scheduled post comes due, then deliveries run
     expected = [
@@ -156,9 +157,9 @@ def test_a_new_file_in_the_content_folder_is_published(core, receiver, blog) -> 
 
 def test_no_event_without_its_change_and_no_change_without_its_event(core) -> None:
     with pytest.raises(RuntimeError), core.transaction() as session:
-        posts.create(
-            session, "news", posts.PostData(title="Doomed", published_at=core.now()),
-            posts.Origin(), core.now(),
+        store.create(
+            session, "news", store.PostData(title="Doomed", published_at=core.now()),
+            store.Origin(), core.now(),
         )  # fmt: skip
         raise RuntimeError("the request failed after the change")
     with core.reading() as session:
@@ -177,7 +178,7 @@ def test_endpoint_filters_pick_events_and_feeds(core, receiver) -> None:
     news_id = publish(core, "In news")
     publish(core, "In other", feed="other")
     with core.transaction() as session:
-        posts.delete(session, session.get(Post, news_id), core.now())
+        store.delete(session, session.get(Post, news_id), core.now())
     deliver(core)
     kinds = {path: sorted((b["type"], b["data"]["feed"]) for b in bodies(receiver.on(path)))
              for path in ("/all", "/deleted", "/other")}  # fmt: skip

@@ -19,8 +19,9 @@ from cryptography.x509.oid import NameOID
 from webhook_support import Receiver
 
 from syndicator import config as config_module
-from syndicator import retries, signing, ssrf, webhook_client
+from syndicator.delivery import httpclient, retries, ssrf
 from syndicator.errors import ConfigError
+from syndicator.webhooks import signing
 
 REFUSED = {
     "127.0.0.1": "loopback",
@@ -199,7 +200,7 @@ def test_the_client_connects_to_the_checked_address_with_the_real_host_name() ->
     with Receiver() as receiver:
         # hooks.invalid cannot resolve: the request can only arrive through the pinned address
         target = ssrf.Target("http", "hooks.invalid", receiver.port, "127.0.0.1", "/in?x=1")
-        with webhook_client.Client(timeout=2, user_agent="syndicator/test") as client:
+        with httpclient.Client(timeout=2, user_agent="syndicator/test") as client:
             answer = client.post(target, {"Content-Type": "application/json"}, b"{}")
     (request,) = receiver.received
     assert answer.status_code == 200 and answer.prefix == b"ok"
@@ -253,10 +254,10 @@ def test_https_goes_to_the_pinned_address_with_sni_and_a_verified_certificate(
     target = ssrf.Target("https", "hooks.test", 0, "127.0.0.1", "/secure")
     with tls_receiver(certificate) as receiver:
         target = dataclasses.replace(target, port=receiver.port)
-        with webhook_client.Client(timeout=2, user_agent="t", tls=trusting) as client:
+        with httpclient.Client(timeout=2, user_agent="t", tls=trusting) as client:
             answer = client.post(target, {}, b"{}")
-        untrusting = webhook_client.Client(timeout=2, user_agent="t")  # system CAs only
-        with untrusting, pytest.raises(webhook_client.SendError, match="verify failed"):
+        untrusting = httpclient.Client(timeout=2, user_agent="t")  # system CAs only
+        with untrusting, pytest.raises(httpclient.SendError, match="verify failed"):
             untrusting.post(target, {}, b"{}")
     assert answer.status_code == 200
     assert [r.headers["host"] for r in receiver.received] == [f"hooks.test:{receiver.port}"]

@@ -18,8 +18,9 @@ from webhook_support import Receiver, Reply, add_feed, build_core, deliver, publ
 
 from syndicator import config as config_module
 from syndicator import core as core_module
-from syndicator import webhook_queue, webhooks
+from syndicator.delivery import queue
 from syndicator.models import WebhookAttempt, WebhookMessage
+from syndicator.webhooks import endpoints
 
 WORKER_SETTINGS = {"allow_private_targets": True, "timeout_seconds": 2, "concurrency": 8}
 
@@ -54,7 +55,7 @@ def register(core: core_module.Core, receiver: Receiver, count: int) -> None:
     with core.transaction() as session:
         for number in range(count):
             fields = {"url": receiver.url(f"/hook/{number}")}
-            webhooks.create(session, fields, now=core.now(), allow_private=True)
+            endpoints.create(session, fields, now=core.now(), allow_private=True)
 
 
 def by_path(receiver: Receiver) -> dict[str, set[str]]:
@@ -87,7 +88,7 @@ def test_a_killed_worker_loses_nothing(make_config, tmp_path, database_url) -> N
             assert len(ids) == 200  # every endpoint got the event
             assert all(len(found) == 1 for found in ids.values())  # with one webhook-id each
             duplicates = len(receiver.received) - 200
-            in_flight = webhook_queue.AHEAD * WORKER_SETTINGS["concurrency"]  # claimed at most
+            in_flight = queue.AHEAD * WORKER_SETTINGS["concurrency"]  # claimed at most
             assert 0 <= duplicates <= in_flight  # only messages in flight were sent again
             with core.reading() as session:
                 statuses = session.scalars(select(WebhookMessage.status)).all()
@@ -112,7 +113,7 @@ def test_two_workers_on_postgresql_never_send_one_attempt_twice(tmp_path, postgr
                 publish(core, f"Post {number}")
             # Fan out first, so both workers find the 500 messages waiting when they start.
             with core.transaction() as session:
-                while webhooks.fan_out(session, core.urls, core.now(), max_bytes=262144):
+                while endpoints.fan_out(session, core.urls, core.now(), max_bytes=262144):
                     pass
             workers = [start_tick(path), start_tick(path)]
             for process in workers:

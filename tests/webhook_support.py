@@ -14,8 +14,11 @@ from typing import Any
 from sqlalchemy import select
 
 from syndicator import core as core_module
-from syndicator import db, feeds, posts, webhooks, worker
+from syndicator import db, worker
+from syndicator.feeds import catalog
 from syndicator.models import WebhookAttempt, WebhookEndpoint, WebhookMessage
+from syndicator.posts import store
+from syndicator.webhooks import endpoints
 
 
 @dataclass(frozen=True)
@@ -126,20 +129,20 @@ def real_now() -> datetime:
 
 def add_feed(core: core_module.Core, slug: str = "news") -> None:
     with core.transaction() as session:
-        feeds.upsert(session, slug, feeds.FeedSettings(title=slug.title()), core.now())
+        catalog.upsert(session, slug, catalog.FeedSettings(title=slug.title()), core.now())
 
 
 def add_endpoint(core: core_module.Core, url: str, **fields: Any) -> WebhookEndpoint:
     with core.transaction() as session:
-        return webhooks.create(session, {"url": url, **fields}, now=core.now(), allow_private=True)
+        return endpoints.create(session, {"url": url, **fields}, now=core.now(), allow_private=True)
 
 
 def publish(core: core_module.Core, title: str, feed: str = "news", **data: Any) -> int:
     data.setdefault("published_at", core.now())
     data.setdefault("content_source", f"About {title}. [More](/more/)")
     with core.transaction() as session:
-        post = posts.create(
-            session, feed, posts.PostData(title=title, **data), posts.Origin(), core.now()
+        post = store.create(
+            session, feed, store.PostData(title=title, **data), store.Origin(), core.now()
         )
         return post.id
 
@@ -164,4 +167,4 @@ def attempts(core: core_module.Core) -> list[WebhookAttempt]:
 
 def endpoint(core: core_module.Core, endpoint_id: int) -> WebhookEndpoint:
     with core.reading() as session:
-        return webhooks.get(session, endpoint_id)
+        return endpoints.get(session, endpoint_id)

@@ -9,12 +9,13 @@ import json
 
 import click
 
-from syndicator import events, postadmin, postinput
+from syndicator import events
 from syndicator.cli import cli, with_core
 from syndicator.core import Core
 from syndicator.models import Post
+from syndicator.posts import admin, fields
 
-_STATES = click.Choice([state.value for state in postinput.PostState])
+_STATES = click.Choice([state.value for state in fields.PostState])
 
 
 @cli.group("posts")
@@ -40,13 +41,13 @@ def list_command(
     as_json: bool,
 ) -> None:
     """Posts, newest first."""
-    filters = postadmin.Filters(feed=feed, state=postinput.parse_state(status), tag=tag)
+    filters = admin.Filters(feed=feed, state=fields.parse_state(status), tag=tag)
     now = core.now()
     with core.reading() as session:
-        found, has_more = postadmin.search(
+        found, has_more = admin.search(
             session, filters, now=now, limit=limit, offset=(page - 1) * limit
         )
-        rows = [postadmin.as_dict(post, core.urls, now) for post in found]
+        rows = [admin.as_dict(post, core.urls, now) for post in found]
     for row in rows:
         click.echo(json.dumps(row, ensure_ascii=False) if as_json else _line(row))
     if has_more and not as_json:
@@ -63,7 +64,7 @@ def _line(row: dict) -> str:
 def show(core: Core, post_id: int) -> None:
     """The post as JSON, as the API shows it."""
     with core.reading() as session:
-        row = postadmin.as_dict(postadmin.find(session, post_id), core.urls, core.now())
+        row = admin.as_dict(admin.find(session, post_id), core.urls, core.now())
     click.echo(json.dumps(row, ensure_ascii=False, indent=2))
 
 
@@ -74,12 +75,12 @@ def show(core: Core, post_id: int) -> None:
 def publish(core: Core, post_id: int, at: str | None) -> None:
     """Make a draft or scheduled post live now (or at --at)."""
     try:
-        moment = postinput.parse_timestamp(at) if at is not None else None
+        moment = fields.parse_timestamp(at) if at is not None else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--at") from None
-    desk = postadmin.Desk.of(core)
+    desk = admin.Desk.of(core)
     with core.transaction() as session:
-        post = postadmin.publish(session, post_id, desk, at=moment)
+        post = admin.publish(session, post_id, desk, at=moment)
         click.echo(_outcome(post, core, desk))
 
 
@@ -88,9 +89,9 @@ def publish(core: Core, post_id: int, at: str | None) -> None:
 @with_core(migrate=True)
 def unpublish(core: Core, post_id: int) -> None:
     """Turn a post back into a draft: it leaves every feed and page."""
-    desk = postadmin.Desk.of(core)
+    desk = admin.Desk.of(core)
     with core.transaction() as session:
-        click.echo(_outcome(postadmin.unpublish(session, post_id, desk), core, desk))
+        click.echo(_outcome(admin.unpublish(session, post_id, desk), core, desk))
 
 
 @posts_group.command("delete")
@@ -99,18 +100,18 @@ def unpublish(core: Core, post_id: int) -> None:
 @with_core(migrate=True)
 def delete(core: Core, post_id: int, yes: bool) -> None:
     """Remove a post from every feed and page; its permalink then answers 410."""
-    desk = postadmin.Desk.of(core)
+    desk = admin.Desk.of(core)
     with core.transaction() as session:
-        post = postadmin.find(session, post_id)
+        post = admin.find(session, post_id)
         if not yes:
             click.confirm(f"Delete post {post_id} '{post.title}'?", abort=True)
-        postadmin.delete(session, post_id, desk)
+        admin.delete(session, post_id, desk)
     click.echo(f"post {post_id} deleted")
 
 
-def _outcome(post: Post, core: Core, desk: postadmin.Desk) -> str:
-    state = postadmin.state(post, desk.now)
+def _outcome(post: Post, core: Core, desk: admin.Desk) -> str:
+    state = admin.state(post, desk.now)
     url = core.urls.post(post.feed_slug, post.slug)
-    if state == postinput.PostState.SCHEDULED:
+    if state == fields.PostState.SCHEDULED:
         return f"post {post.id} is scheduled for {events.rfc3339(post.published_at)}: {url}"
     return f"post {post.id} is {state.value}: {url}"

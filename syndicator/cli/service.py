@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 
 from syndicator import core as core_module
-from syndicator import db, importer, worker
+from syndicator import db, worker
 from syndicator.cli import cli, with_core
+from syndicator.posts import importer
 
 
 @cli.command()

@@ -9,9 +9,10 @@ from pathlib import Path
 import click
 
 from syndicator import core as core_module
-from syndicator import digests, feeds, mailqueue, subscriptions
 from syndicator.cli import cli, with_core
 from syndicator.errors import Conflict, InvalidInput
+from syndicator.feeds import catalog
+from syndicator.mail import digests, sender, subscriptions
 from syndicator.models import Frequency, SubscriberStatus
 
 _COLUMNS = ("email", "feed", "frequency", "status", "created_at", "confirmed_at")
@@ -159,9 +160,9 @@ def send_command(
     selection = digests.Selection(feed, Frequency(frequency) if frequency else None, force)
     if feed is not None:
         with core.reading() as session:
-            feeds.get(session, feed)
+            catalog.get(session, feed)
     planned = digests.plan_due(core, selection)
-    report = mailqueue.send_pending(core, selection)
+    report = sender.send_pending(core, selection)
     click.echo(
         f"digests: {planned} new; mail sent {report.sent}, deferred {report.deferred}, "
         f"refused {report.failed}, skipped {report.skipped}"

@@ -7,9 +7,10 @@ from typing import Any
 import click
 
 from syndicator import core as core_module
-from syndicator import delivery, webhooks
 from syndicator.cli import cli, with_core
+from syndicator.delivery import engine
 from syndicator.models import EndpointStatus
+from syndicator.webhooks import endpoints
 
 
 @cli.group("webhooks")
@@ -38,7 +39,7 @@ def add(
         "description": description,
     }
     with core.transaction() as session:
-        endpoint = webhooks.create(
+        endpoint = endpoints.create(
             session,
             fields,
             now=core.now(),
@@ -55,10 +56,10 @@ def list_command(core: core_module.Core) -> None:
     with core.reading() as session:
         offset = 0
         while True:
-            found, has_more = webhooks.page(session, limit=100, offset=offset)
+            found, has_more = endpoints.page(session, limit=100, offset=offset)
             for endpoint in found:
-                filters = ",".join(webhooks.event_filter(endpoint)) or "all events"
-                feeds = ",".join(webhooks.feed_filter(endpoint)) or "all feeds"
+                filters = ",".join(endpoints.event_filter(endpoint)) or "all events"
+                feeds = ",".join(endpoints.feed_filter(endpoint)) or "all feeds"
                 reason = f" ({endpoint.disabled_reason})" if endpoint.disabled_reason else ""
                 click.echo(
                     f"{endpoint.id}\t{endpoint.status}{reason}\t{endpoint.url}\t{filters}\t{feeds}"
@@ -71,8 +72,8 @@ def list_command(core: core_module.Core) -> None:
 def _set_status(core: core_module.Core, endpoint_id: int, status: EndpointStatus) -> None:
     reason = "disabled by an administrator" if status == EndpointStatus.DISABLED else None
     with core.transaction() as session:
-        endpoint = webhooks.get(session, endpoint_id)
-        webhooks.set_status(endpoint, status, reason, core.now())
+        endpoint = endpoints.get(session, endpoint_id)
+        endpoints.set_status(endpoint, status, reason, core.now())
     click.echo(f"webhook {endpoint_id} is {status}")
 
 
@@ -98,7 +99,7 @@ def enable(core: core_module.Core, endpoint_id: int) -> None:
 def rotate(core: core_module.Core, endpoint_id: int) -> None:
     """A new secret; the old one keeps signing for 24 hours."""
     with core.transaction() as session:
-        secret = webhooks.rotate_secret(webhooks.get(session, endpoint_id), core.now())
+        secret = endpoints.rotate_secret(endpoints.get(session, endpoint_id), core.now())
     click.echo(f"secret: {secret}")
     click.echo("the previous secret also signs for the next 24 hours")
 
@@ -108,9 +109,9 @@ def rotate(core: core_module.Core, endpoint_id: int) -> None:
 @with_core(migrate=True)
 def test(core: core_module.Core, endpoint_id: int) -> None:
     """Send a webhook.test event now and show the answer."""
-    message_id = delivery.send_test(core, endpoint_id)
+    message_id = engine.send_test(core, endpoint_id)
     with core.reading() as session:
-        attempts = delivery.attempts_of(session, [message_id])[message_id]
+        attempts = engine.attempts_of(session, [message_id])[message_id]
     if not attempts:
         raise click.ClickException("the test message is queued; a worker is sending it")
     last = attempts[0]
@@ -126,5 +127,5 @@ def test(core: core_module.Core, endpoint_id: int) -> None:
 def remove(core: core_module.Core, endpoint_id: int) -> None:
     """Delete an endpoint and its delivery log."""
     with core.transaction() as session:
-        webhooks.remove(session, webhooks.get(session, endpoint_id))
+        endpoints.remove(session, endpoints.get(session, endpoint_id))
     click.echo(f"webhook {endpoint_id} removed")

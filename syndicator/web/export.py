@@ -11,8 +11,9 @@ from pathlib import Path
 
 from flask import Flask
 
-from syndicator import feeds, formats, posts
 from syndicator.core import Core
+from syndicator.feeds import catalog, formats
+from syndicator.posts import store
 
 FEED_READER_ACCEPT = "application/atom+xml, application/rss+xml, application/feed+json, */*;q=0.1"
 
@@ -37,20 +38,20 @@ def _paths(core: Core) -> Iterator[str]:
     urls, per_page, now = core.urls, core.config.feeds.items, core.now()
     yield "/"
     with core.reading() as session:
-        for feed in feeds.all_feeds(session):
+        for feed in catalog.all_feeds(session):
             listings = [(None, _page_count(session, feed.slug, None, per_page, now))]
             listings += [
                 (tag, _page_count(session, feed.slug, tag, per_page, now))
-                for tag, _name in posts.tags(session, feed.slug, now)
+                for tag, _name in store.tags(session, feed.slug, now)
             ]
             for tag, pages in listings:
                 for number in range(1, pages + 1):
                     yield urls.listing_path(feed.slug, tag, number)
                     for fmt in formats.FILENAMES:
                         yield urls.feed_path(feed.slug, fmt, tag, number)
-            for post in posts.visible(session, feed.slug, now):
+            for post in store.visible(session, feed.slug, now):
                 yield urls.post_path(feed.slug, post.slug)
 
 
 def _page_count(session, feed: str, tag: str | None, per_page: int, now) -> int:  # type: ignore[no-untyped-def]
-    return posts.page(session, feed, number=1, per_page=per_page, now=now, tag=tag).total_pages
+    return store.page(session, feed, number=1, per_page=per_page, now=now, tag=tag).total_pages

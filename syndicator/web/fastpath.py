@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from syndicator import formats, publishing
 from syndicator.core import Core
-from syndicator.rendercache import Rendered
+from syndicator.feeds import formats, serving
+from syndicator.feeds.cache import Rendered
 from syndicator.web import access, feeds
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -54,7 +54,7 @@ class FeedFastPath:
         if match is None or match["page"] == "1":
             return None
         fmt, tag, page = _FORMATS[match["file"]], match["tag"], int(match["page"] or 1)
-        rendered = publishing.cached(self.core, match["feed"], fmt, tag=tag, page=page)
+        rendered = serving.cached(self.core, match["feed"], fmt, tag=tag, page=page)
         if rendered is None:
             return None
         return feeds.RULES[tag is not None, match["page"] is not None], fmt, rendered

@@ -14,8 +14,8 @@ from typing import Any
 from flask import Blueprint, Response, redirect, render_template, request
 from werkzeug.http import http_date, is_resource_modified, parse_etags, quote_etag
 
-from syndicator import documents, formats, publishing
-from syndicator.rendercache import Rendered
+from syndicator.feeds import documents, formats, serving
+from syndicator.feeds.cache import Rendered
 from syndicator.web.context import core_of_app
 
 blueprint = Blueprint("feeds", __name__)
@@ -47,7 +47,7 @@ def feed_document(feed: str, filename: str, tag: str | None = None, page: int = 
         return redirect(core.urls.feed_path(feed, fmt, tag), code=301)  # type: ignore[return-value]
     if wants_html(fmt):
         return _preview(feed, fmt, tag, page)
-    rendered = publishing.feed_bytes(core, feed, fmt, tag=tag, page=page)
+    rendered = serving.feed_bytes(core, feed, fmt, tag=tag, page=page)
     return cached_response(request.environ, rendered, fmt, core.config.feeds.max_age_seconds)
 
 

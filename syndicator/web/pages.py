@@ -7,7 +7,9 @@ from datetime import datetime
 from flask import Blueprint, Response, redirect, render_template
 from sqlalchemy.orm import Session
 
-from syndicator import documents, feeds, formats, markup, posts
+from syndicator import markup
+from syndicator.feeds import catalog, documents, formats
+from syndicator.posts import store
 from syndicator.web.context import core_of_app
 
 blueprint = Blueprint("pages", __name__)
@@ -35,7 +37,7 @@ def home() -> str:
     core = core_of_app()
     default = core.config.site.default_feed
     with core.reading() as session:
-        all_feeds = feeds.all_feeds(session)
+        all_feeds = catalog.all_feeds(session)
         if any(feed.slug == default for feed in all_feeds):
             return _render_listing(session, default, None, 1)
     return render_template("feeds_index.html", feeds=all_feeds)
@@ -65,9 +67,7 @@ def _render_listing(session: Session, feed: str, tag: str | None, page: int) -> 
 def post(feed: str, slug: str) -> str:
     core = core_of_app()
     with core.reading() as session:
-        channel = feeds.get(session, feed)
-        found = posts.find_visible(session, feed, slug, core.now())
+        channel = catalog.get(session, feed)
+        found = store.find_visible(session, feed, slug, core.now())
         html = documents.entry(found, core.urls, full_content=True).content_html
         return render_template("post.html", feed=channel, post=found, content_html=html, tag=None)
-
-

@@ -16,8 +16,9 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, render_templ
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
-from syndicator import feeds, subscriptions
 from syndicator.errors import FeedNotFound, InvalidInput
+from syndicator.feeds import catalog
+from syndicator.mail import subscriptions
 from syndicator.models import Subscriber, SubscriberStatus
 from syndicator.ratelimit import RateLimiter
 from syndicator.web.context import core_of_app
@@ -87,7 +88,7 @@ def _fields() -> dict[str, Any]:
 def _feed(slug: str) -> Any:
     core = core_of_app()
     with core.reading() as session:
-        return feeds.get(session, slug)
+        return catalog.get(session, slug)
 
 
 def _invalid(
@@ -136,7 +137,7 @@ def _link_page(
     core = core_of_app()
     with core.transaction() if write else core.reading() as session:
         subscriber = find(session)
-        title = feeds.get(session, subscriber.feed_slug).title
+        title = catalog.get(session, subscriber.feed_slug).title
         finished = subscriber.status == done
     return render_template(template, feed=None, feed_title=title, done=finished), 200
 

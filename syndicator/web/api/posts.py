@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request, url_for
 
-from syndicator import postadmin, postinput
+from syndicator.posts import admin, fields
 from syndicator.web.api import (
     blueprint,
     encode_position,
@@ -25,15 +25,15 @@ from syndicator.web.context import core_of_app
 def list_posts(feed: str) -> Response:
     core = core_of_app()
     limit, after = position_args()
-    filters = postadmin.Filters(
+    filters = admin.Filters(
         feed=feed,
-        state=postinput.parse_state(request.args.get("status")),
+        state=fields.parse_state(request.args.get("status")),
         tag=request.args.get("tag"),
     )
     now = core.now()
     with core.reading() as session:
-        found, has_more = postadmin.search(session, filters, now=now, limit=limit, after=after)
-        items = [postadmin.as_dict(post, core.urls, now) for post in found]
+        found, has_more = admin.search(session, filters, now=now, limit=limit, after=after)
+        items = [admin.as_dict(post, core.urls, now) for post in found]
     last = found[-1] if found and has_more else None
     return listing(items, encode_position(last.published_at, last.id) if last else None)
 
@@ -41,11 +41,11 @@ def list_posts(feed: str) -> Response:
 @blueprint.post("/feeds/<feed>/posts")
 def create_post(feed: str) -> tuple[Response, int, dict[str, str]]:
     core = core_of_app()
-    changes = postinput.parse(json_body(), creating=True)
-    desk = postadmin.Desk.of(core)
+    changes = fields.parse(json_body(), creating=True)
+    desk = admin.Desk.of(core)
     with core.transaction() as session:
-        post = postadmin.create(session, feed, changes, desk)
-        body = postadmin.as_dict(post, core.urls, desk.now)
+        post = admin.create(session, feed, changes, desk)
+        body = admin.as_dict(post, core.urls, desk.now)
     return jsonify(body), 201, {"Location": url_for("api.get_post", post_id=body["id"])}
 
 
@@ -54,24 +54,24 @@ def get_post(post_id: int) -> Response:
     core = core_of_app()
     now = core.now()
     with core.reading() as session:
-        return jsonify(postadmin.as_dict(postadmin.find(session, post_id), core.urls, now))
+        return jsonify(admin.as_dict(admin.find(session, post_id), core.urls, now))
 
 
 @blueprint.patch("/posts/<int:post_id>")
 def patch_post(post_id: int) -> Response:
     core = core_of_app()
-    changes = postinput.parse(json_body(), creating=False)
-    desk = postadmin.Desk.of(core)
+    changes = fields.parse(json_body(), creating=False)
+    desk = admin.Desk.of(core)
     with core.transaction() as session:
-        post = postadmin.patch(session, post_id, changes, desk)
-        return jsonify(postadmin.as_dict(post, core.urls, desk.now))
+        post = admin.patch(session, post_id, changes, desk)
+        return jsonify(admin.as_dict(post, core.urls, desk.now))
 
 
 @blueprint.delete("/posts/<int:post_id>")
 def delete_post(post_id: int) -> tuple[str, int]:
     core = core_of_app()
     with core.transaction() as session:
-        postadmin.delete(session, post_id, postadmin.Desk.of(core))
+        admin.delete(session, post_id, admin.Desk.of(core))
     return "", 204
 
 

@@ -1,4 +1,4 @@
-"""The posts part of the OpenAPI document, built from `postinput.FIELDS`.
+"""The posts part of the OpenAPI document, built from `fields.FIELDS`.
 
 Request schemas come from the same table the validator uses, so the document
 and the checks agree by construction; tests/test_openapi.py checks the routes.
@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from syndicator import postinput, slugs
+from syndicator import slugs
 from syndicator.models import PostSource, PostStatus
-from syndicator.postinput import Field, Kind
+from syndicator.posts import fields
+from syndicator.posts.fields import Field, Kind
 from syndicator.web.api import openapi
 
 _JSON = "application/json"
@@ -35,8 +36,8 @@ def _field_schema(spec: Field) -> dict[str, Any]:
         },
         Kind.TAGS: {
             "type": "array",
-            "maxItems": postinput.MAX_TAGS,
-            "items": {"type": "string", "maxLength": postinput.MAX_TAG_LENGTH},
+            "maxItems": fields.MAX_TAGS,
+            "items": {"type": "string", "maxLength": fields.MAX_TAG_LENGTH},
         },
         Kind.TIMESTAMP: dict(_TIME),
         Kind.STATUS: {"type": "string", "enum": [status.value for status in PostStatus]},
@@ -53,7 +54,7 @@ def _input_schema(required: tuple[str, ...], description: str) -> dict[str, Any]
     return {
         "type": "object",
         "description": description,
-        "properties": {name: _field_schema(spec) for name, spec in postinput.FIELDS.items()},
+        "properties": {name: _field_schema(spec) for name, spec in fields.FIELDS.items()},
         "required": list(required),
         "additionalProperties": False,
         "not": {"required": ["content", "content_html"]},
@@ -78,7 +79,7 @@ POST_SCHEMA: dict[str, Any] = {
         "summary": _nullable("string"),
         "author": _nullable("string"),
         "tags": {"type": "array", "items": {"type": "string"}},
-        "status": {"type": "string", "enum": [state.value for state in postinput.PostState]},
+        "status": {"type": "string", "enum": [state.value for state in fields.PostState]},
         "published": _TIME,
         "updated": {**_TIME, "description": "Moves only when what readers see changes."},
         "created": _TIME,
@@ -95,7 +96,7 @@ _LIST_PARAMETERS = [
     {
         "name": "status",
         "in": "query",
-        "schema": {"type": "string", "enum": [state.value for state in postinput.PostState]},
+        "schema": {"type": "string", "enum": [state.value for state in fields.PostState]},
     },
     {"name": "tag", "in": "query", "schema": {"type": "string"}, "description": "Name or slug."},
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
@@ -177,6 +178,6 @@ def register() -> None:
             "next_cursor": {**_nullable("string"), "description": "Pass as ?cursor= for more."},
         },
     }
-    openapi.SCHEMAS["PostCreate"] = _input_schema(postinput.REQUIRED_ON_CREATE, "A new post")
+    openapi.SCHEMAS["PostCreate"] = _input_schema(fields.REQUIRED_ON_CREATE, "A new post")
     openapi.SCHEMAS["PostPatch"] = _input_schema((), "Only the fields to change")
     openapi.PATHS.update(paths())

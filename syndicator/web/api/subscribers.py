@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import Response, jsonify, request, url_for
 
-from syndicator import subscriptions
 from syndicator.errors import InvalidInput
+from syndicator.mail import subscriptions
 from syndicator.models import Frequency, Subscriber, SubscriberStatus
 from syndicator.web.api import blueprint, json_body, listing, offset_cursor, openapi, page_args
 from syndicator.web.context import core_of_app

@@ -12,8 +12,9 @@ from typing import Any
 
 from flask import Response, jsonify, url_for
 
-from syndicator import delivery, events, webhooks
+from syndicator import events
 from syndicator.core import Core
+from syndicator.delivery import engine
 from syndicator.models import WebhookAttempt, WebhookEndpoint, WebhookMessage
 from syndicator.web.api import (
     blueprint,
@@ -25,6 +26,7 @@ from syndicator.web.api import (
     webhooks_doc,
 )
 from syndicator.web.context import core_of_app
+from syndicator.webhooks import endpoints
 
 
 def endpoint_dict(endpoint: WebhookEndpoint) -> dict[str, Any]:
@@ -32,8 +34,8 @@ def endpoint_dict(endpoint: WebhookEndpoint) -> dict[str, Any]:
         "id": endpoint.id,
         "url": endpoint.url,
         "description": endpoint.description,
-        "events": webhooks.event_filter(endpoint),
-        "feeds": webhooks.feed_filter(endpoint),
+        "events": endpoints.event_filter(endpoint),
+        "feeds": endpoints.feed_filter(endpoint),
         "status": endpoint.status,
         "disabled_reason": endpoint.disabled_reason,
         "created_at": events.rfc3339(endpoint.created_at),
@@ -53,8 +55,8 @@ def _attempt_dict(attempt: WebhookAttempt) -> dict[str, Any]:
 
 def _message_dicts(core: Core, found: list[WebhookMessage]) -> list[dict[str, Any]]:
     with core.reading() as session:
-        attempts = delivery.attempts_of(session, [message.id for message in found])
-        types = delivery.event_types(session, [message.event_id for message in found])
+        attempts = engine.attempts_of(session, [message.id for message in found])
+        types = engine.event_types(session, [message.event_id for message in found])
     return [
         {
             "id": message.id,
@@ -74,7 +76,7 @@ def _message_dicts(core: Core, found: list[WebhookMessage]) -> list[dict[str, An
 
 def _message(core: Core, message_id: int) -> dict[str, Any]:
     with core.reading() as session:
-        message = webhooks.get_message(session, message_id)
+        message = endpoints.get_message(session, message_id)
     return _message_dicts(core, [message])[0]
 
 
@@ -83,7 +85,7 @@ def list_webhooks() -> Response:
     core = core_of_app()
     limit, offset = page_args()
     with core.reading() as session:
-        found, has_more = webhooks.page(session, limit=limit, offset=offset)
+        found, has_more = endpoints.page(session, limit=limit, offset=offset)
         items = [endpoint_dict(endpoint) for endpoint in found]
     return listing(items, offset_cursor(limit=limit, offset=offset, has_more=has_more))
 
@@ -93,7 +95,7 @@ def create_webhook() -> tuple[Response, int, dict[str, str]]:
     core = core_of_app()
     fields = json_body()
     with core.transaction() as session:
-        endpoint = webhooks.create(
+        endpoint = endpoints.create(
             session,
             fields,
             now=core.now(),
@@ -107,7 +109,7 @@ def create_webhook() -> tuple[Response, int, dict[str, str]]:
 @blueprint.get("/webhooks/<int:endpoint_id>")
 def get_webhook(endpoint_id: int) -> Response:
     with core_of_app().reading() as session:
-        return jsonify(endpoint_dict(webhooks.get(session, endpoint_id)))
+        return jsonify(endpoint_dict(endpoints.get(session, endpoint_id)))
 
 
 @blueprint.patch("/webhooks/<int:endpoint_id>")
@@ -115,9 +117,9 @@ def patch_webhook(endpoint_id: int) -> Response:
     core = core_of_app()
     fields = json_body()
     with core.transaction() as session:
-        endpoint = webhooks.update(
+        endpoint = endpoints.update(
             session,
-            webhooks.get(session, endpoint_id),
+            endpoints.get(session, endpoint_id),
             fields,
             now=core.now(),
             allow_private=core.config.webhooks.allow_private_targets,
@@ -128,7 +130,7 @@ def patch_webhook(endpoint_id: int) -> Response:
 @blueprint.delete("/webhooks/<int:endpoint_id>")
 def delete_webhook(endpoint_id: int) -> tuple[str, int]:
     with core_of_app().transaction() as session:
-        webhooks.remove(session, webhooks.get(session, endpoint_id))
+        endpoints.remove(session, endpoints.get(session, endpoint_id))
     return "", 204
 
 
@@ -136,9 +138,9 @@ def delete_webhook(endpoint_id: int) -> tuple[str, int]:
 def get_webhook_secret(endpoint_id: int) -> Response:
     core = core_of_app()
     with core.reading() as session:
-        endpoint = webhooks.get(session, endpoint_id)
+        endpoint = endpoints.get(session, endpoint_id)
         return jsonify(
-            secret=endpoint.secret, signing=webhooks.signing_secrets(endpoint, core.now())
+            secret=endpoint.secret, signing=endpoints.signing_secrets(endpoint, core.now())
         )
 
 
@@ -146,8 +148,8 @@ def get_webhook_secret(endpoint_id: int) -> Response:
 def rotate_webhook_secret(endpoint_id: int) -> Response:
     core = core_of_app()
     with core.transaction() as session:
-        endpoint = webhooks.get(session, endpoint_id)
-        secret = webhooks.rotate_secret(endpoint, core.now())
+        endpoint = endpoints.get(session, endpoint_id)
+        secret = endpoints.rotate_secret(endpoint, core.now())
         expires = endpoint.previous_secret_expires_at
         assert expires is not None
     return jsonify(secret=secret, previous_secret_expires_at=events.rfc3339(expires))
@@ -156,7 +158,7 @@ def rotate_webhook_secret(endpoint_id: int) -> Response:
 @blueprint.post("/webhooks/<int:endpoint_id>/test")
 def test_webhook(endpoint_id: int) -> Response:
     core = core_of_app()
-    return jsonify(_message(core, delivery.send_test(core, endpoint_id)))
+    return jsonify(_message(core, engine.send_test(core, endpoint_id)))
 
 
 @blueprint.get("/webhooks/<int:endpoint_id>/deliveries")
@@ -164,8 +166,8 @@ def list_deliveries(endpoint_id: int) -> Response:
     core = core_of_app()
     limit, before_id = page_args()  # the cursor is the last id seen
     with core.reading() as session:
-        webhooks.get(session, endpoint_id)
-        found, has_more = webhooks.messages(
+        endpoints.get(session, endpoint_id)
+        found, has_more = endpoints.messages(
             session, endpoint_id, limit=limit, before_id=before_id or None
         )
     next_cursor = encode_cursor(found[-1].id) if has_more else None
@@ -175,7 +177,7 @@ def list_deliveries(endpoint_id: int) -> Response:
 @blueprint.post("/deliveries/<int:message_id>/retry")
 def retry_delivery(message_id: int) -> Response:
     core = core_of_app()
-    delivery.retry(core, message_id)
+    engine.retry(core, message_id)
     return jsonify(_message(core, message_id))
 
 

@@ -22,7 +22,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from syndicator import ssrf
+from syndicator.delivery import ssrf
 
 RESPONSE_PREFIX_BYTES = 1024
 _DRAIN_BYTES = 64 * 1024  # read this much more to keep the connection; beyond it, close

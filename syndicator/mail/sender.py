@@ -25,9 +25,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from syndicator import letters, mail, mailrows
 from syndicator.core import Core
-from syndicator.digests import Selection
+from syndicator.delivery import mail_rows
+from syndicator.mail import compose, transports
+from syndicator.mail.digests import Selection
 from syndicator.models import (
     DigestPost,
     Feed,
@@ -71,10 +72,10 @@ def backoff(attempts: int, base: int, cap: int) -> timedelta:
 
 
 def send_pending(
-    core: Core, selection: Selection | None = None, transport: mail.Transport | None = None
+    core: Core, selection: Selection | None = None, transport: transports.Transport | None = None
 ) -> SendReport:
     """Send every claimable message once; stop early when the server is unreachable."""
-    run = _Run(core, transport or mail.transport_for(core.config))
+    run = _Run(core, transport or transports.transport_for(core.config))
     try:
         while jobs := run.claim(selection or Selection()):
             if not run.send_batch(jobs):
@@ -87,14 +88,14 @@ def send_pending(
 class _Run:
     """One sending pass: its lease owner, transport, and caches of what mails share."""
 
-    def __init__(self, core: Core, transport: mail.Transport) -> None:
+    def __init__(self, core: Core, transport: transports.Transport) -> None:
         self.core = core
         self.transport = transport
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-        self.letterhead = letters.Letterhead.from_config(core.config, core.timezone)
-        self.dkim = mail.dkim_key(core.config)
-        self.envelope_sender = mail.address_of(core.config.email.sender)
-        self.items: dict[int, letters.Item | None] = {}
+        self.letterhead = compose.Letterhead.from_config(core.config, core.timezone)
+        self.dkim = transports.dkim_key(core.config)
+        self.envelope_sender = transports.address_of(core.config.email.sender)
+        self.items: dict[int, compose.Item | None] = {}
         self.feeds: dict[str, Feed] = {}
         self.report = SendReport()
         # One connection for the per-message state changes: no pool round trip each time.
@@ -112,7 +113,7 @@ class _Run:
         now = self.core.now()
         with self.core.transaction() as session:
             lease_until = now + timedelta(seconds=settings.lease_seconds)
-            claimed = mailrows.claim(
+            claimed = mail_rows.claim(
                 session,
                 now=now,
                 owner=self.owner,
@@ -155,7 +156,7 @@ class _Run:
             still_visible = (
                 post is not None and post.deleted_at is None and post.status == PostStatus.PUBLISHED
             )
-            self.items[post_id] = letters.item(post, self.letterhead) if still_visible else None
+            self.items[post_id] = compose.item(post, self.letterhead) if still_visible else None
 
     def send_batch(self, jobs: list[Job]) -> bool:
         """Send a claimed batch; False when the connection failed and the rest was put back.
@@ -172,13 +173,15 @@ class _Run:
             if data is None:
                 continue
             try:
-                self.transport.send(mail.Envelope(self.envelope_sender, job.subscriber.email, data))
-            except mail.TemporaryFailure as failure:
+                self.transport.send(
+                    transports.Envelope(self.envelope_sender, job.subscriber.email, data)
+                )
+            except transports.TemporaryFailure as failure:
                 self._in_order(self._defer, [job], str(failure), tried=True)
                 if failure.connection:
                     self._in_order(self._defer, jobs[position + 1 :], str(failure), tried=False)
                     return False
-            except mail.PermanentFailure as failure:
+            except transports.PermanentFailure as failure:
                 self._in_order(self._fail, job, str(failure))
             else:
                 self._in_order(self._sent, job)
@@ -200,7 +203,7 @@ class _Run:
             started = (
                 data is not None
                 and self.connection.execute(
-                    mailrows.START, self._key(job, required=required)
+                    mail_rows.START, self._key(job, required=required)
                 ).rowcount
                 == 1
             )
@@ -214,7 +217,7 @@ class _Run:
         data = self._unsigned(job)
         if data is None or self.dkim is None:
             return data
-        return mail.sign(data, self.dkim)
+        return transports.sign(data, self.dkim)
 
     def _unsigned(self, job: Job) -> bytes | None:
         message, subscriber = job.message, job.subscriber
@@ -223,21 +226,21 @@ class _Run:
         items = [item for post_id in job.post_ids if (item := self.items.get(post_id))]
         if not items:
             return None  # every post of this digest was deleted or unpublished since
-        return letters.digest(
+        return compose.digest(
             self.letterhead,
             self.feeds[subscriber.feed_slug],
             items,
-            letters.Recipient(subscriber.email, subscriber.frequency, subscriber.unsubscribe_token),
+            compose.Recipient(subscriber.email, subscriber.frequency, subscriber.unsubscribe_token),
             message_id=message.header_id,
             date=message.created_at,
         )
 
     def _sent(self, job: Job) -> None:
         with self.connection.begin():
-            self.connection.execute(mailrows.SENT, self._key(job, at=self.core.now()))
+            self.connection.execute(mail_rows.SENT, self._key(job, at=self.core.now()))
             if job.subscriber.bounce_count:
                 self.connection.execute(
-                    mailrows.BOUNCES_FORGIVEN, {"subscriber_id": job.subscriber.id}
+                    mail_rows.BOUNCES_FORGIVEN, {"subscriber_id": job.subscriber.id}
                 )
         self.report.sent += 1
 
@@ -246,7 +249,7 @@ class _Run:
 
     def _skip(self, job: Job) -> None:
         with self.connection.begin():
-            self.connection.execute(mailrows.SKIP, self._key(job))
+            self.connection.execute(mail_rows.SKIP, self._key(job))
         self.report.skipped += 1
 
     def _defer(self, jobs: list[Job], reason: str, *, tried: bool) -> None:
@@ -257,7 +260,7 @@ class _Run:
                 attempts = job.message.attempts + 1
                 delay = backoff(attempts, settings.retry_base_seconds, settings.retry_max_seconds)
                 session.connection().execute(
-                    mailrows.DEFER,
+                    mail_rows.DEFER,
                     self._key(
                         job,
                         retry_at=now + delay,
@@ -270,7 +273,7 @@ class _Run:
     def _fail(self, job: Job, reason: str) -> None:
         limit = self.core.config.email.bounce_limit
         with self.core.transaction() as session:
-            session.connection().execute(mailrows.FAIL, self._key(job, reason=reason))
+            session.connection().execute(mail_rows.FAIL, self._key(job, reason=reason))
             subscriber = session.get_one(Subscriber, job.subscriber.id)
             subscriber.bounce_count += 1
             if subscriber.bounce_count >= limit and subscriber.status == SubscriberStatus.CONFIRMED:

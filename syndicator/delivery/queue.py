@@ -23,8 +23,8 @@ import sqlalchemy as sa
 from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
-from syndicator import webhooks
 from syndicator.config import Webhooks as WebhookSettings
+from syndicator.delivery.retries import Outcome, RetryDecision, Verdict, decide, should_disable
 from syndicator.models import (
     EndpointStatus,
     MessageStatus,
@@ -33,7 +33,7 @@ from syndicator.models import (
     WebhookEvent,
     WebhookMessage,
 )
-from syndicator.retries import Outcome, RetryDecision, Verdict, decide, should_disable
+from syndicator.webhooks import endpoints
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def claim(
 
     Messages this run already attempted (claimed_by == run_id) wait for the next run.
     """
-    webhooks.take_write_lock(session)
+    endpoints.take_write_lock(session)
     busy = Counter(busy or {})
     query = (
         select(
@@ -114,7 +114,7 @@ def claim(
 
 
 def _jobs(session: Session, taken: list[sa.Row[Any]], now: datetime) -> list[Job]:
-    endpoints = {
+    by_id = {
         endpoint.id: endpoint
         for endpoint in session.scalars(
             select(WebhookEndpoint).where(
@@ -133,8 +133,8 @@ def _jobs(session: Session, taken: list[sa.Row[Any]], now: datetime) -> list[Job
             webhook_id=row.webhook_id,
             endpoint_id=row.endpoint_id,
             attempts_before=row.attempts,
-            url=endpoints[row.endpoint_id].url,
-            secrets=tuple(webhooks.signing_secrets(endpoints[row.endpoint_id], now)),
+            url=by_id[row.endpoint_id].url,
+            secrets=tuple(endpoints.signing_secrets(by_id[row.endpoint_id], now)),
             body=(bodies[row.event_id] or "").encode("utf-8"),
         )
         for row in taken
@@ -149,7 +149,7 @@ def record(
     rng: random.Random,
 ) -> None:
     """Store each attempt, release its lease, and apply the retry and disable rules."""
-    webhooks.take_write_lock(session)
+    endpoints.take_write_lock(session)
     ids = [job.message_id for job, _ in results]
     existing = set(session.scalars(select(WebhookMessage.id).where(WebhookMessage.id.in_(ids))))
     results = [(job, outcome) for job, outcome in results if job.message_id in existing]
@@ -213,7 +213,7 @@ def _record_health(
     failed = [(job, o, d) for job, o, d in decided if d.verdict != Verdict.SUCCEEDED]
     if not failed:
         return
-    endpoints = {
+    by_id = {
         endpoint.id: endpoint
         for endpoint in session.scalars(
             select(WebhookEndpoint).where(
@@ -222,7 +222,7 @@ def _record_health(
         )
     }
     for job, outcome, decision in failed:
-        _update_health(endpoints[job.endpoint_id], decision.verdict, outcome.attempted_at, settings)
+        _update_health(by_id[job.endpoint_id], decision.verdict, outcome.attempted_at, settings)
 
 
 def _update_health(
@@ -239,5 +239,5 @@ def _update_health(
         since = endpoint.failing_since.isoformat()
         reason = f"every delivery failed since {since} ({settings.disable_after_days:g} days)"
     if reason is not None:
-        webhooks.set_status(endpoint, EndpointStatus.DISABLED, reason, now)
+        endpoints.set_status(endpoint, EndpointStatus.DISABLED, reason, now)
         log.warning("webhook endpoint %s disabled: %s", endpoint.id, reason)

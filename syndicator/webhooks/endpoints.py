@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from syndicator import events, signing, ssrf
+from syndicator import events
+from syndicator.delivery import ssrf
 from syndicator.errors import Conflict, InvalidInput, NotFound
 from syndicator.models import (
     EndpointStatus,
@@ -29,6 +30,7 @@ from syndicator.models import (
     is_valid_id,
 )
 from syndicator.urls import Urls
+from syndicator.webhooks import signing
 
 ROTATION_OVERLAP = timedelta(hours=24)
 _FIELDS = ("url", "events", "feeds", "description", "status")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from syndicator import documents, formats
 from syndicator.core import Core
 from syndicator.errors import FeedNotFound
-from syndicator.rendercache import Rendered
+from syndicator.feeds import documents, formats
+from syndicator.feeds.cache import Rendered
 
 
 def feed_bytes(

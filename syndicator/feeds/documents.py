@@ -12,8 +12,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from syndicator import feeds, formats, markup, posts
+from syndicator import markup
+from syndicator.feeds import catalog, formats
 from syndicator.models import Feed, Post
+from syndicator.posts import store
 from syndicator.urls import Urls
 
 
@@ -24,7 +26,7 @@ class Listing:
     feed: Feed
     tag: str | None
     tag_name: str | None
-    page: posts.Page
+    page: store.Page
 
     @property
     def title(self) -> str:
@@ -35,9 +37,9 @@ def listing(
     session: Session, feed_slug: str, *, tag: str | None, number: int, per_page: int, now: datetime
 ) -> Listing:
     """Load a listing; FeedNotFound / NotFound when the feed, tag or page does not exist."""
-    feed = feeds.get(session, feed_slug)
-    tag_name = posts.tag_name(session, feed_slug, tag, now) if tag is not None else None
-    page = posts.page(session, feed_slug, number=number, per_page=per_page, now=now, tag=tag)
+    feed = catalog.get(session, feed_slug)
+    tag_name = store.tag_name(session, feed_slug, tag, now) if tag is not None else None
+    page = store.page(session, feed_slug, number=number, per_page=per_page, now=now, tag=tag)
     return Listing(feed, tag, tag_name, page)
 
 

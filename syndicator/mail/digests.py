@@ -24,9 +24,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from syndicator import db, mail, subscriptions
+from syndicator import db
 from syndicator.config import Config, Digest
 from syndicator.core import Core
+from syndicator.mail import subscriptions, transports
 from syndicator.models import (
     DigestPost,
     Frequency,
@@ -205,7 +206,7 @@ def _record(
     """Bulk-insert the digest rows and the posts each holds (thousands per batch)."""
     if not digests:
         return
-    domain = mail.hostname_of(config.email.sender)
+    domain = transports.hostname_of(config.email.sender)
     rows = [
         {
             "subscriber_id": subscriber.id,

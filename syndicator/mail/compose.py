@@ -16,13 +16,15 @@ from urllib.parse import urlsplit
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from syndicator import documents, markup, mime
+from syndicator import markup
 from syndicator.config import Config
+from syndicator.feeds import documents
+from syndicator.mail import mime
 from syndicator.models import Feed, Post
 from syndicator.urls import Urls
 
 _TEMPLATES = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "mailtemplates"),
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(["html"]),
     keep_trailing_newline=True,
     auto_reload=False,  # templates ship with the package; no stat() per mail

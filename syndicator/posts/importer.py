@@ -15,9 +15,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from syndicator import content, feeds, posts, slugs
+from syndicator import slugs
 from syndicator.errors import BadPostFile, InvalidInput
+from syndicator.feeds import catalog
 from syndicator.models import Post, PostSource
+from syndicator.posts import files, store
 
 _IMPORT_LOCK = 0x5359_4E44  # "SYND"
 
@@ -59,14 +61,14 @@ def _sync_feed(
         report.errors.append(BadPostFile(str(feed_dir), f"feed folder name {reason}"))
         return
     try:
-        settings = content.parse_feed_settings(feed_dir / "feed.toml")
+        settings = files.parse_feed_settings(feed_dir / "feed.toml")
     except FileNotFoundError:
         report.errors.append(BadPostFile(str(feed_dir / "feed.toml"), "missing"))
         return
     except BadPostFile as error:
         report.errors.append(error)
         return
-    feeds.upsert(session, slug, settings, now)
+    catalog.upsert(session, slug, settings, now)
     owned = {
         post.source_path: post
         for post in session.scalars(
@@ -76,7 +78,7 @@ def _sync_feed(
         )
     }
     present: set[str] = set()
-    changed_files: list[content.PostFile] = []
+    changed_files: list[files.PostFile] = []
     for file in sorted((feed_dir / "posts").glob("*.md")):
         path = file.relative_to(content_dir).as_posix()
         present.add(path)
@@ -87,23 +89,23 @@ def _sync_feed(
     for parsed in changed_files:
         _apply(session, slug, parsed, owned.get(parsed.path), vanished, now, report)
     for path, post in vanished.items():
-        posts.delete(session, post, now)
+        store.delete(session, post, now)
         report.deleted.append(path)
 
 
 def _read_if_changed(
     file: Path, path: str, post: Post | None, timezone: ZoneInfo, report: SyncReport
-) -> content.PostFile | None:
+) -> files.PostFile | None:
     try:
         raw = file.read_bytes()
     except OSError as exc:
         report.errors.append(BadPostFile(path, f"cannot read: {exc.strerror}"))
         return None
-    if post is not None and post.source_hash == content.file_hash(raw):
+    if post is not None and post.source_hash == files.file_hash(raw):
         report.unchanged.append(path)
         return None
     try:
-        return content.parse_post(path, raw, timezone)
+        return files.parse_post(path, raw, timezone)
     except BadPostFile as error:
         report.errors.append(error)
         return None
@@ -112,22 +114,22 @@ def _read_if_changed(
 def _apply(
     session: Session,
     feed_slug: str,
-    parsed: content.PostFile,
+    parsed: files.PostFile,
     post: Post | None,
     vanished: dict[str, Post],
     now: datetime,
     report: SyncReport,
 ) -> None:
     """Create or update one file's post inside a savepoint, so a clash spoils only it."""
-    origin = posts.Origin(PostSource.FILE, parsed.path, parsed.content_hash)
+    origin = store.Origin(PostSource.FILE, parsed.path, parsed.content_hash)
     try:
         with session.begin_nested():
             post = post or _renamed(session, feed_slug, parsed, vanished)
             if post is None:
-                posts.create(session, feed_slug, parsed.data, origin, now)
+                store.create(session, feed_slug, parsed.data, origin, now)
                 report.created.append(parsed.path)
             else:
-                posts.update(session, post, parsed.data, origin, now)
+                store.update(session, post, parsed.data, origin, now)
                 report.updated.append(parsed.path)
     except InvalidInput as error:
         reason = "; ".join(f"{key} {message}" for key, message in error.fields.items())
@@ -135,7 +137,7 @@ def _apply(
 
 
 def _renamed(
-    session: Session, feed_slug: str, parsed: content.PostFile, vanished: dict[str, Post]
+    session: Session, feed_slug: str, parsed: files.PostFile, vanished: dict[str, Post]
 ) -> Post | None:
     """The post a renamed file used to be, so its entry id survives the rename.
 

@@ -20,18 +20,20 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from syndicator import __version__, signing, ssrf, webhook_client, webhook_queue, webhooks
+from syndicator import __version__
 from syndicator.config import Webhooks as WebhookSettings
 from syndicator.core import Core
+from syndicator.delivery import httpclient, queue, ssrf
+from syndicator.delivery.queue import AHEAD, Job
+from syndicator.delivery.retries import Outcome
 from syndicator.models import WebhookAttempt, WebhookEvent
-from syndicator.retries import Outcome
-from syndicator.webhook_queue import AHEAD, Job
+from syndicator.webhooks import endpoints, signing
 
 USER_AGENT = f"syndicator/{__version__}"
 
 
 def attempt(
-    client: webhook_client.Client, job: Job, clock: Callable[[], datetime], *, allow_private: bool
+    client: httpclient.Client, job: Job, clock: Callable[[], datetime], *, allow_private: bool
 ) -> Outcome:
     """One signed POST; never raises for anything the receiver or the network does."""
     started_at, started = clock(), time.perf_counter()
@@ -48,7 +50,7 @@ def attempt(
     headers["Content-Type"] = "application/json"
     try:
         answer = client.post(target, headers, job.body)
-    except webhook_client.SendError as error:
+    except httpclient.SendError as error:
         return outcome(error=str(error))
     error = None
     if 300 <= answer.status_code < 400:
@@ -110,8 +112,8 @@ class _Dispatch:
         settings = self.core.config.webhooks
         busy = Counter(job.endpoint_id for job in self.in_flight.values())
         with self.core.transaction() as session:
-            webhook_queue.record(session, self.results, settings=settings, rng=self.rng)
-            jobs = webhook_queue.claim(
+            queue.record(session, self.results, settings=settings, rng=self.rng)
+            jobs = queue.claim(
                 session,
                 now=self.core.now(),
                 run_id=self.run_id,
@@ -128,9 +130,9 @@ class _Dispatch:
 def send_test(core: Core, endpoint_id: int) -> int:
     """Queue a webhook.test event for one endpoint and attempt it at once; the message id."""
     with core.transaction() as session:
-        message_id = webhooks.queue_test(
+        message_id = endpoints.queue_test(
             session,
-            webhooks.get(session, endpoint_id),
+            endpoints.get(session, endpoint_id),
             core.urls,
             core.now(),
             max_bytes=core.config.webhooks.max_payload_bytes,
@@ -142,7 +144,7 @@ def send_test(core: Core, endpoint_id: int) -> int:
 def retry(core: Core, message_id: int) -> None:
     """A manual retry: a fresh schedule, and the first attempt at once."""
     with core.transaction() as session:
-        webhooks.requeue(session, webhooks.get_message(session, message_id), core.now())
+        endpoints.requeue(session, endpoints.get_message(session, message_id), core.now())
     deliver_now(core, message_id)
 
 
@@ -150,7 +152,7 @@ def deliver_now(core: Core, message_id: int) -> bool:
     """Attempt one message at once (test events, manual retries); False if it was taken."""
     settings = core.config.webhooks
     with core.transaction() as session:
-        jobs = webhook_queue.claim(
+        jobs = queue.claim(
             session,
             now=core.now(),
             run_id=secrets.token_hex(8),
@@ -163,12 +165,12 @@ def deliver_now(core: Core, message_id: int) -> bool:
     with _client(settings) as client:
         outcome = attempt(client, jobs[0], core.now, allow_private=settings.allow_private_targets)
     with core.transaction() as session:
-        webhook_queue.record(session, [(jobs[0], outcome)], settings=settings, rng=random.Random())
+        queue.record(session, [(jobs[0], outcome)], settings=settings, rng=random.Random())
     return True
 
 
-def _client(settings: WebhookSettings) -> webhook_client.Client:
-    return webhook_client.Client(
+def _client(settings: WebhookSettings) -> httpclient.Client:
+    return httpclient.Client(
         timeout=settings.timeout_seconds,
         user_agent=USER_AGENT,
         idle_per_host=settings.concurrency,

@@ -13,9 +13,11 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from syndicator import feeds, posts, slugs, xmltext
+from syndicator import slugs, xmltext
 from syndicator.errors import BadPostFile
+from syndicator.feeds import catalog
 from syndicator.models import PostStatus
+from syndicator.posts import store
 
 _FRONT_MATTER = re.compile(r"\A(---|\+\+\+)[ \t]*\r?\n(.*?)\r?\n\1[ \t]*(?:\r?\n|\Z)", re.S)
 _LEADING_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[-_]?")
@@ -28,7 +30,7 @@ class PostFile:
     """A parsed post file."""
 
     path: str
-    data: posts.PostData
+    data: store.PostData
     content_hash: str
 
 
@@ -51,7 +53,7 @@ def parse_post(path: str, raw: bytes, timezone: ZoneInfo) -> PostFile:
         raise BadPostFile(path, "front matter needs a 'title'")
     if "date" not in meta:
         raise BadPostFile(path, "front matter needs a 'date'")
-    data = posts.PostData(
+    data = store.PostData(
         title=title,
         published_at=_timestamp(path, "date", meta["date"], timezone),
         updated_at=(
@@ -129,7 +131,7 @@ def _slug_from_name(path: str) -> str:
     return slugs.slugify(_LEADING_DATE.sub("", Path(path).stem))
 
 
-def parse_feed_settings(path: Path) -> feeds.FeedSettings:
+def parse_feed_settings(path: Path) -> catalog.FeedSettings:
     """Read feed.toml; BadPostFile (naming feed.toml) when it is unusable."""
     label = str(path)
     try:
@@ -150,6 +152,6 @@ def parse_feed_settings(path: Path) -> feeds.FeedSettings:
     values |= {f"author_{key}": author.get(key) for key in ("name", "email", "uri")}
     if any(value is not None and not isinstance(value, str) for value in values.values()):
         raise BadPostFile(label, "every value must be text")
-    return feeds.FeedSettings(
+    return catalog.FeedSettings(
         **{key: xmltext.clean_optional(value) for key, value in values.items()}
     )

@@ -17,9 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from syndicator import feeds, letters, mail
 from syndicator.config import Config
 from syndicator.errors import Conflict, InvalidInput, NotFound, SyndicatorError
+from syndicator.feeds import catalog
+from syndicator.mail import compose, transports
 from syndicator.models import (
     Frequency,
     MailKind,
@@ -99,7 +100,7 @@ def _validated(session: Session, request: Request, config: Config) -> tuple[str,
         problems.update(error.fields)
     if problems:
         raise InvalidInput(problems, "; ".join(f"{k} {v}" for k, v in problems.items()))
-    feeds.get(session, request.feed)
+    catalog.get(session, request.feed)
     return email, frequency
 
 
@@ -157,9 +158,9 @@ def _start_opt_in(
         token_digest(unsubscribe),
     )
     header_id = message_id(config)
-    raw = letters.confirmation(
-        letters.Letterhead.from_config(config, timezone),
-        feeds.get(session, subscriber.feed_slug),
+    raw = compose.confirmation(
+        compose.Letterhead.from_config(config, timezone),
+        catalog.get(session, subscriber.feed_slug),
         email=subscriber.email,
         frequency=subscriber.frequency,
         token=confirm_token,
@@ -182,7 +183,7 @@ def _start_opt_in(
 
 def message_id(config: Config, domain: str | None = None) -> str:
     """A fresh Message-ID on the sender's domain (pass `domain` when minting thousands)."""
-    return f"<{secrets.token_hex(16)}@{domain or mail.hostname_of(config.email.sender)}>"
+    return f"<{secrets.token_hex(16)}@{domain or transports.hostname_of(config.email.sender)}>"
 
 
 def by_confirm_token(session: Session, token: str, now: datetime) -> Subscriber:

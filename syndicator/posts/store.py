@@ -15,8 +15,9 @@ from datetime import datetime
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
-from syndicator import events, feeds, markup, slugs, xmltext
+from syndicator import events, markup, slugs, xmltext
 from syndicator.errors import InvalidInput, NotFound, PostGone, PostNotFound
+from syndicator.feeds import catalog
 from syndicator.models import Post, PostSource, PostStatus, PostTag
 
 
@@ -114,7 +115,7 @@ def create(session: Session, feed_slug: str, data: PostData, origin: Origin, now
     _set_tags(post, data.tags)
     _mark_live(post, now)
     session.add(post)
-    feeds.touch(session, feed_slug, now)
+    catalog.touch(session, feed_slug, now)
     session.flush()
     if _announced(post, now):
         events.record(session, events.EventType.POST_PUBLISHED, post, now)
@@ -153,7 +154,7 @@ def update(session: Session, post: Post, data: PostData, origin: Origin, now: da
         post.updated_at = max(now, post.published_at)
     _mark_live(post, now)
     if changed:
-        feeds.touch(session, post.feed_slug, now)
+        catalog.touch(session, post.feed_slug, now)
     session.flush()
     _record_change(session, post, was_announced=was_announced, changed=changed, now=now)
     return changed
@@ -163,7 +164,7 @@ def delete(session: Session, post: Post, now: datetime) -> None:
     """Tombstone the post: it leaves every list and its permalink answers 410."""
     was_announced = _announced(post, now)
     post.deleted_at = now
-    feeds.touch(session, post.feed_slug, now)
+    catalog.touch(session, post.feed_slug, now)
     session.flush()
     if was_announced:
         events.record(session, events.EventType.POST_DELETED, post, now)
@@ -258,7 +259,7 @@ def publish_due(session: Session, now: datetime) -> list[Post]:
         _mark_live(post, now)
         events.record(session, events.EventType.POST_PUBLISHED, post, now)
     for feed_slug in {post.feed_slug for post in due}:
-        feeds.touch(session, feed_slug, now)
+        catalog.touch(session, feed_slug, now)
     session.flush()
     return due
 

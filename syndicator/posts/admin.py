@@ -1,6 +1,6 @@
 """Editing posts by id: what the admin API and `syndicator posts` both do.
 
-Every change goes through `posts.create` / `posts.update` / `posts.delete`,
+Every change goes through `store.create` / `store.update` / `store.delete`,
 so feed versions (and the event outbox) move in the caller's transaction.
 A post whose file is still in the content folder belongs to that file: the
 next import would undo an edit made here, so such edits are refused.
@@ -19,10 +19,11 @@ from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from syndicator import events, posts, slugs, xmltext
+from syndicator import events, slugs, xmltext
 from syndicator.errors import Conflict, FeedNotFound, PostNotFound
 from syndicator.models import Feed, Post, PostSource, PostStatus, PostTag, is_valid_id
-from syndicator.postinput import Changes, PostState
+from syndicator.posts import store
+from syndicator.posts.fields import Changes, PostState
 from syndicator.urls import Urls
 
 if TYPE_CHECKING:
@@ -142,7 +143,7 @@ def create(session: Session, feed_slug: str, changes: Changes, desk: Desk) -> Po
     explicit = changes.get("slug")
     if explicit is not None:
         _refuse_taken(session, feed_slug, explicit)
-    data = posts.PostData(
+    data = store.PostData(
         title=changes["title"],
         published_at=changes.get("published", desk.now),
         status=changes.get("status", PostStatus.PUBLISHED),
@@ -150,7 +151,7 @@ def create(session: Session, feed_slug: str, changes: Changes, desk: Desk) -> Po
     data = _apply(data, changes, desk.now, never_live=True)
     slug = explicit or _free_slug(session, feed_slug, slugs.slugify(xmltext.clean(data.title)))
     with _slug_race_as_conflict(feed_slug, slug):
-        return posts.create(session, feed_slug, replace(data, slug=slug), posts.Origin(), desk.now)
+        return store.create(session, feed_slug, replace(data, slug=slug), store.Origin(), desk.now)
 
 
 def patch(session: Session, post_id: int, changes: Changes, desk: Desk) -> Post:
@@ -161,7 +162,7 @@ def patch(session: Session, post_id: int, changes: Changes, desk: Desk) -> Post:
         _refuse_taken(session, post.feed_slug, changes["slug"])
     data = _apply(_as_data(post), changes, desk.now, never_live=post.first_live_at is None)
     with _slug_race_as_conflict(post.feed_slug, data.slug or post.slug):
-        posts.update(session, post, data, posts.Origin(), desk.now)
+        store.update(session, post, data, store.Origin(), desk.now)
     return post
 
 
@@ -181,7 +182,7 @@ def unpublish(session: Session, post_id: int, desk: Desk) -> Post:
 def delete(session: Session, post_id: int, desk: Desk) -> Post:
     post = find(session, post_id)
     ensure_editable(post, desk.content_dir)
-    posts.delete(session, post, desk.now)
+    store.delete(session, post, desk.now)
     return post
 
 
@@ -196,8 +197,8 @@ def ensure_editable(post: Post, content_dir: Path) -> None:
         )
 
 
-def _as_data(post: Post) -> posts.PostData:
-    return posts.PostData(
+def _as_data(post: Post) -> store.PostData:
+    return store.PostData(
         title=post.title,
         published_at=post.published_at,
         content_source=post.content_source,
@@ -211,8 +212,8 @@ def _as_data(post: Post) -> posts.PostData:
 
 
 def _apply(
-    data: posts.PostData, changes: Changes, now: datetime, *, never_live: bool
-) -> posts.PostData:
+    data: store.PostData, changes: Changes, now: datetime, *, never_live: bool
+) -> store.PostData:
     """`data` with the changes laid over it."""
     if "content" in changes:
         data = replace(data, content_source=changes["content"], content_html=None)

@@ -1,0 +1,1 @@
+"""Feeds: the catalog of feeds, documents, formats, the render cache and serving."""

@@ -1,0 +1,1 @@
+"""Email digests: subscriptions, planning, composing, MIME and transports."""

@@ -1,0 +1,1 @@
+"""Posts: their rules, input fields, admin operations, files and the folder import."""

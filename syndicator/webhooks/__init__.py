@@ -1,0 +1,1 @@
+"""Webhooks: endpoints, the fan-out of events, and Standard Webhooks signing."""
