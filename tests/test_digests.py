@@ -132,6 +132,24 @@ def test_deleted_post_is_dropped_from_a_pending_digest(
     assert keep and [titles(m) for m in recorder.to("ann@example.org")] == [["Post kept"]]
 
 
+def test_post_moved_back_to_the_future_is_dropped_from_a_pending_digest(
+    mail_core: Any, sink: Any, clock: FakeClock
+) -> None:
+    """The sender asks the same visibility rule as the feeds: a rescheduled post is not mailed."""
+    recorder, _port = sink
+    add_subscriber(mail_core, "ann@example.org")
+    clock.advance(minutes=1)
+    keep, later = add_post(mail_core, "Post kept"), add_post(mail_core, "Post later")
+    next_morning(clock)
+    digests.plan_due(mail_core)
+    with mail_core.transaction() as session:
+        post = session.get_one(store.Post, later)
+        data = store.PostData(title=post.title, published_at=mail_core.now() + timedelta(days=3))
+        store.update(session, post, data, store.Origin(), mail_core.now())
+    sender.send_pending(mail_core)
+    assert keep and [titles(m) for m in recorder.to("ann@example.org")] == [["Post kept"]]
+
+
 def test_unsubscribing_stops_a_digest_already_queued(
     mail_core: Any, sink: Any, clock: FakeClock
 ) -> None:

@@ -35,10 +35,10 @@ from syndicator.models import (
     MailMessage,
     MailStatus,
     Post,
-    PostStatus,
     Subscriber,
     SubscriberStatus,
 )
+from syndicator.posts import visibility
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # Posts commit a moment after their went_live_at is stamped; look back this far past
@@ -168,9 +168,7 @@ def _fresh_posts(
             select(Post)
             .where(
                 Post.feed_slug == feed_slug,
-                Post.status == PostStatus.PUBLISHED,
-                Post.deleted_at.is_(None),
-                Post.published_at <= now,
+                visibility.visible_clause(now),
                 Post.went_live_at > min(_since(subscriber) for subscriber in group),
                 Post.went_live_at <= now,
             )

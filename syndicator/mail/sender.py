@@ -35,10 +35,10 @@ from syndicator.models import (
     MailKind,
     MailMessage,
     Post,
-    PostStatus,
     Subscriber,
     SubscriberStatus,
 )
+from syndicator.posts import visibility
 
 log = logging.getLogger(__name__)
 
@@ -151,11 +151,10 @@ class _Run:
         found = {
             post.id: post for post in session.scalars(select(Post).where(Post.id.in_(missing)))
         }
+        now = self.core.now()
         for post_id in missing:
             post = found.get(post_id)
-            still_visible = (
-                post is not None and post.deleted_at is None and post.status == PostStatus.PUBLISHED
-            )
+            still_visible = post is not None and visibility.is_visible(post, now)
             self.items[post_id] = compose.item(post, self.letterhead) if still_visible else None
 
     def send_batch(self, jobs: list[Job]) -> bool:

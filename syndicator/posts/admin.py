@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from syndicator import events, slugs, xmltext
 from syndicator.errors import Conflict, FeedNotFound, PostNotFound
 from syndicator.models import Feed, Post, PostSource, PostStatus, PostTag, is_valid_id
-from syndicator.posts import store
+from syndicator.posts import store, visibility
 from syndicator.posts.fields import Changes, PostState
 from syndicator.urls import Urls
 
@@ -127,13 +127,12 @@ def _filtered(filters: Filters, now: datetime) -> Select[tuple[Post]]:
     if filters.tag is not None:
         tagged = select(PostTag.post_id).where(PostTag.tag_slug == slugs.slugify(filters.tag))
         query = query.where(Post.id.in_(tagged))
-    published = Post.status == PostStatus.PUBLISHED
     if filters.state == PostState.DRAFT:
         query = query.where(Post.status == PostStatus.DRAFT)
     elif filters.state == PostState.SCHEDULED:
-        query = query.where(published, Post.published_at > now)
+        query = query.where(visibility.scheduled_clause(now))
     elif filters.state == PostState.PUBLISHED:
-        query = query.where(published, Post.published_at <= now)
+        query = query.where(visibility.visible_clause(now))
     return query
 
 

@@ -12,13 +12,14 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from syndicator import events, markup, slugs, xmltext
 from syndicator.errors import InvalidInput, NotFound, PostGone, PostNotFound
 from syndicator.feeds import catalog
 from syndicator.models import Post, PostSource, PostStatus, PostTag
+from syndicator.posts import visibility
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,7 @@ def delete(session: Session, post: Post, now: datetime) -> None:
 
 def _announced(post: Post, now: datetime) -> bool:
     """Visible, and known to be: webhook receivers have been told it is there."""
-    return post.went_live_at is not None and _is_visible(post, now)
+    return post.went_live_at is not None and visibility.is_visible(post, now)
 
 
 def _record_change(
@@ -219,17 +220,11 @@ def _tag(existing: PostTag | None, slug: str, name: str, position: int) -> PostT
 
 
 def _mark_live(post: Post, now: datetime) -> None:
-    if not _is_visible(post, now):
+    if not visibility.is_visible(post, now):
         post.went_live_at = None
     elif post.went_live_at is None:
         post.went_live_at = now
         post.first_live_at = post.first_live_at or now
-
-
-def _is_visible(post: Post, now: datetime) -> bool:
-    return (
-        post.status == PostStatus.PUBLISHED and post.published_at <= now and post.deleted_at is None
-    )
 
 
 def _free_slug(session: Session, feed_slug: str, slug: str) -> None:
@@ -247,12 +242,7 @@ def publish_due(session: Session, now: datetime) -> list[Post]:
     """Mark scheduled posts whose time has come as live and drop their feeds' caches."""
     due = list(
         session.scalars(
-            select(Post).where(
-                Post.went_live_at.is_(None),
-                Post.deleted_at.is_(None),
-                Post.status == PostStatus.PUBLISHED,
-                Post.published_at <= now,
-            )
+            select(Post).where(Post.went_live_at.is_(None), visibility.visible_clause(now))
         )
     )
     for post in due:
@@ -265,12 +255,7 @@ def publish_due(session: Session, now: datetime) -> list[Post]:
 
 
 def _visible(feed_slug: str, now: datetime, tag: str | None = None) -> Select[tuple[Post]]:
-    query = select(Post).where(
-        Post.feed_slug == feed_slug,
-        Post.status == PostStatus.PUBLISHED,
-        Post.deleted_at.is_(None),
-        Post.published_at <= now,
-    )
+    query = select(Post).where(Post.feed_slug == feed_slug, visibility.visible_clause(now))
     if tag is not None:
         query = query.where(Post.id.in_(select(PostTag.post_id).where(PostTag.tag_slug == tag)))
     return query
@@ -309,12 +294,7 @@ def next_due(session: Session, feed_slug: str, now: datetime) -> datetime | None
     """When the next scheduled post of the feed becomes visible, if any."""
     return session.scalar(
         select(func.min(Post.published_at)).where(
-            and_(
-                Post.feed_slug == feed_slug,
-                Post.status == PostStatus.PUBLISHED,
-                Post.deleted_at.is_(None),
-                Post.published_at > now,
-            )
+            Post.feed_slug == feed_slug, visibility.scheduled_clause(now)
         )
     )
 
@@ -326,7 +306,7 @@ def find_visible(session: Session, feed_slug: str, slug: str, now: datetime) -> 
         raise PostNotFound(slug)
     if post.deleted_at is not None:
         raise PostGone(slug)
-    if not _is_visible(post, now):
+    if not visibility.is_visible(post, now):
         raise PostNotFound(slug)
     return post
 
