@@ -34,6 +34,7 @@ class Core:
     config: Config
     engine: Engine
     sessions: sessionmaker[Session]
+    writers: sessionmaker[Session]
     clock: Clock
     urls: Urls
     metrics: Metrics = field(default_factory=Metrics)
@@ -57,7 +58,7 @@ class Core:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session committed on success; this process's caches see the change at once."""
-        with db.transaction(self.sessions) as session:
+        with db.transaction(self.writers) as session:
             yield session
         self.versions.invalidate()
 
@@ -77,6 +78,7 @@ def build(config: Config, *, clock: Clock = system_clock) -> Core:
         config=config,
         engine=engine,
         sessions=db.session_factory(engine),
+        writers=db.session_factory(engine, writes=True),
         clock=clock,
         urls=Urls(config.site.base_url),
     )

@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+WRITES = "syndicator_writes"  # execution option: this connection's transactions will write
 
 
 def make_engine(url: str) -> Engine:
@@ -41,15 +42,26 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
 
 def _sqlite_begin(connection) -> None:  # type: ignore[no-untyped-def]
     # With the sqlite3 module's own transaction handling off, SQLAlchemy starts each one.
-    connection.exec_driver_sql("BEGIN")
+    # A write transaction takes the write lock up front (waiting up to busy_timeout for
+    # it): a deferred one that later upgrades fails at once with "database is locked"
+    # when another writer committed since it began reading.
+    writes = connection.get_execution_options().get(WRITES, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def session_factory(engine: Engine, *, writes: bool = False) -> sessionmaker[Session]:
+    """Sessions for reading, or (`writes`) for transactions that change rows."""
+    bind = engine.execution_options(**{WRITES: True}) if writes else engine
+    return sessionmaker(bind, expire_on_commit=False)
+
+
+def writer(engine: Engine) -> Engine:
+    """The engine for Core-level write transactions (SQLite: BEGIN IMMEDIATE)."""
+    return engine.execution_options(**{WRITES: True})
 
 
 @contextmanager

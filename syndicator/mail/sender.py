@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from syndicator import db
 from syndicator.core import Core
 from syndicator.delivery import mail_rows
 from syndicator.mail import compose, transports
@@ -99,7 +100,7 @@ class _Run:
         self.feeds: dict[str, Feed] = {}
         self.report = SendReport()
         # One connection for the per-message state changes: no pool round trip each time.
-        self.connection = core.engine.connect()
+        self.connection = db.writer(core.engine).connect()
         # Composing and recording run here, one at a time, in the order they were asked for.
         self.helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mail-records")
 
