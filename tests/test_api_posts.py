@@ -12,7 +12,9 @@ import json
 import feedcheck
 import pytest
 import requests
-from api_support import AUTH, api, live_server, make_config  # noqa: F401
+from api_support import ADMIN, AUTH, api, live_server  # noqa: F401
+
+pytestmark = pytest.mark.config(admin=ADMIN)  # every core here has the admin token
 
 FEED_FILES = ("atom.xml", "rss.xml")
 
