@@ -188,7 +188,9 @@ def _on_test_core(request: pytest.FixtureRequest, add: Callable[..., Any]) -> Ca
     """`add` bound to the test's `core`, or to the core passed as `core=`.
 
     The test's core is only built when used, so tests that make their own cores
-    with `make_core(...)` do not pay for one more.
+    with `make_core(...)` do not pay for one more. The fixtures below take
+    `database_url` only so that a test using them runs on both databases, which
+    also lets the lazy `core` find its parameter.
     """
 
     def make(*args: Any, core: core_module.Core | None = None, **overrides: Any) -> Any:
@@ -198,25 +200,27 @@ def _on_test_core(request: pytest.FixtureRequest, add: Callable[..., Any]) -> Ca
 
 
 @pytest.fixture
-def make_feed(request: pytest.FixtureRequest) -> Callable[..., str]:
+def make_feed(request: pytest.FixtureRequest, database_url: str) -> Callable[..., str]:
     """`make_feed(slug="news", title=..., core=...)`: a feed row; its slug."""
     return _on_test_core(request, factories.add_feed)
 
 
 @pytest.fixture
-def make_post(request: pytest.FixtureRequest) -> Callable[..., int]:
+def make_post(request: pytest.FixtureRequest, database_url: str) -> Callable[..., int]:
     """`make_post(title="A post", feed="news", **post_data, core=...)`: a post, live now; its id."""
     return _on_test_core(request, factories.add_post)
 
 
 @pytest.fixture
-def make_endpoint(request: pytest.FixtureRequest) -> Callable[..., WebhookEndpoint]:
+def make_endpoint(
+    request: pytest.FixtureRequest, database_url: str
+) -> Callable[..., WebhookEndpoint]:
     """`make_endpoint(url=..., **fields, core=...)`: a webhook endpoint, private targets allowed."""
     return _on_test_core(request, factories.add_endpoint)
 
 
 @pytest.fixture
-def make_subscriber(request: pytest.FixtureRequest) -> Callable[..., Subscriber]:
+def make_subscriber(request: pytest.FixtureRequest, database_url: str) -> Callable[..., Subscriber]:
     """`make_subscriber(email=..., feed=..., frequency=..., confirmed=True, core=...)`."""
     return _on_test_core(request, factories.add_subscriber)
 
