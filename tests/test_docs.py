@@ -19,8 +19,12 @@ def test_readme_opens_with_the_run_and_test_commands():
     assert README.index(RUN_COMMAND) < README.index(TEST_COMMAND) < README.index("## What you get")
 
 
-def test_ci_runs_the_readmes_test_command():
-    assert TEST_COMMAND in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+def test_ci_runs_the_readmes_test_command_after_the_static_gates():
+    install, run_tests = TEST_COMMAND.split(" && ")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    steps = [install, "gate ruff check .", "gate ruff format --check .", "gate mypy", run_tests]
+    assert all(step in ci for step in steps)
+    assert [ci.index(step) for step in steps] == sorted(ci.index(step) for step in steps)
 
 
 def test_the_console_script_the_readme_uses_is_declared():
