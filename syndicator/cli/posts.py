@@ -6,6 +6,7 @@ Built on `postadmin` like the API, so both refuse and allow exactly the same thi
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -54,7 +55,7 @@ def list_command(
         click.echo(f"(more: --page {page + 1})")
 
 
-def _line(row: dict) -> str:
+def _line(row: dict[str, Any]) -> str:
     return f"{row['id']:>6}  {row['status']:<9}  {row['published']}  {row['url']}  {row['title']}"
 
 

@@ -148,10 +148,11 @@ def parse_feed_settings(path: Path) -> catalog.FeedSettings:
         raise BadPostFile(label, "'author' must be a table with name, email and uri")
     if not isinstance(meta.get("title"), str) or not meta["title"].strip():
         raise BadPostFile(label, "needs a 'title'")
-    values = {key: meta.get(key) for key in _FEED_KEYS - {"author"}}
+    values = {key: meta.get(key) for key in _FEED_KEYS - {"author", "title"}}
     values |= {f"author_{key}": author.get(key) for key in ("name", "email", "uri")}
     if any(value is not None and not isinstance(value, str) for value in values.values()):
         raise BadPostFile(label, "every value must be text")
     return catalog.FeedSettings(
-        **{key: xmltext.clean_optional(value) for key, value in values.items()}
+        title=xmltext.clean(meta["title"]),
+        **{key: xmltext.clean_optional(value) for key, value in values.items()},
     )

@@ -69,13 +69,14 @@ def _sync_feed(
         report.errors.append(error)
         return
     catalog.upsert(session, slug, settings, now)
-    owned = {
+    owned: dict[str, Post] = {
         post.source_path: post
         for post in session.scalars(
             select(Post).where(
                 Post.feed_slug == slug, Post.source == PostSource.FILE, Post.deleted_at.is_(None)
             )
         )
+        if post.source_path is not None  # always set for a file's post
     }
     present: set[str] = set()
     changed_files: list[files.PostFile] = []

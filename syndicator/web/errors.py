@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import RequestRedirect
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from syndicator.errors import Conflict, InvalidInput, NotFound, PostGone, SyndicatorError
 
@@ -75,7 +76,7 @@ def _domain_error(error: SyndicatorError) -> Response | tuple[str, int]:
     return _unexpected(error)
 
 
-def _http_error(error: HTTPException) -> Response | tuple[str, int]:
+def _http_error(error: HTTPException) -> WerkzeugResponse | tuple[str, int]:
     if error.code is None or error.code < 400:
         return error.get_response()
     if _is_api():

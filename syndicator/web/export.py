@@ -7,9 +7,11 @@ what the server sends and a CDN or static host can serve the whole blog.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from syndicator.core import Core
 from syndicator.feeds import catalog, formats
@@ -39,7 +41,9 @@ def _paths(core: Core) -> Iterator[str]:
     yield "/"
     with core.reading() as session:
         for feed in catalog.all_feeds(session):
-            listings = [(None, _page_count(session, feed.slug, None, per_page, now))]
+            listings: list[tuple[str | None, int]] = [
+                (None, _page_count(session, feed.slug, None, per_page, now))
+            ]
             listings += [
                 (tag, _page_count(session, feed.slug, tag, per_page, now))
                 for tag, _name in store.tags(session, feed.slug, now)
@@ -53,5 +57,5 @@ def _paths(core: Core) -> Iterator[str]:
                 yield urls.post_path(feed.slug, post.slug)
 
 
-def _page_count(session, feed: str, tag: str | None, per_page: int, now) -> int:  # type: ignore[no-untyped-def]
+def _page_count(session: Session, feed: str, tag: str | None, per_page: int, now: datetime) -> int:
     return store.page(session, feed, number=1, per_page=per_page, now=now, tag=tag).total_pages

@@ -35,7 +35,8 @@ def _limiter(state: Any) -> None:
 
 
 def _limits(app: Flask) -> RateLimiter:
-    return app.extensions["syndicator.subscribe_limits"]
+    limits: RateLimiter = app.extensions["syndicator.subscribe_limits"]
+    return limits
 
 
 @blueprint.post("/<feed>/subscribe")
