@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from syndicator import markup
+from syndicator import markup, timestamps
 from syndicator.config import Config
 from syndicator.feeds import documents
 from syndicator.mail import mime
@@ -83,7 +83,7 @@ class Letterhead:
         return self.urls.home() + f"confirm/{token}"
 
     def date(self, moment: datetime) -> str:
-        local = moment.astimezone(self.timezone)
+        local = timestamps.in_zone(moment, self.timezone)
         return f"{local:%A, %B} {local.day}, {local.year}"
 
 
