@@ -112,6 +112,7 @@ class Table:
             "type": "object",
             "properties": {field.name: _schema(field, reading=True) for field in shown},
             "required": [field.name for field in shown if field.always_shown],
+            "additionalProperties": False,  # what is shown is what is documented
         }
 
     def shown_names(self) -> set[str]:

@@ -49,7 +49,7 @@ def list_routes(api, core) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("cursor", TAMPERED)
+@pytest.mark.parametrize("cursor", TAMPERED, ids=[f"tampered-{n}" for n in range(len(TAMPERED))])
 def test_a_tampered_cursor_is_400_with_the_error_body_on_every_list(api, list_routes, cursor):
     for route in list_routes:
         response = api.get(route, query_string={"cursor": cursor})
@@ -87,3 +87,21 @@ def test_every_list_walks_its_items_once_by_cursor(api, core):
             if cursor is None:
                 break
         assert len(seen) == len(set(seen)) == 5, route
+
+
+def test_every_resource_shows_times_in_one_format(api, core, clock):
+    """RFC 3339 UTC, whole seconds, Z: even when the clock has microseconds."""
+    clock.advance(microseconds=992648)
+    post = api.create(title="Timed")
+    subscriber = api.post(
+        "/api/subscribers", json={"email": "ann@example.org", "feed": "news", "confirmed": True}
+    ).get_json()
+    with core.transaction() as session:
+        hook = endpoints.create(
+            session, {"url": "http://127.0.0.1:9/"}, now=core.now(), allow_private=True
+        )
+    endpoint = api.get(f"/api/webhooks/{hook.id}").get_json()
+    stamp = "2026-11-26T12:00:00Z"
+    assert (post["published"], post["created"], post["updated"]) == (stamp, stamp, stamp)
+    assert (subscriber["created_at"], subscriber["confirmed_at"]) == (stamp, stamp)
+    assert (endpoint["created_at"], endpoint["updated_at"]) == (stamp, stamp)
