@@ -41,3 +41,11 @@ class Urls:
 
     def post(self, feed: str, slug: str) -> str:
         return self._join(self.post_path(feed, slug))
+
+    def confirm(self, token: str) -> str:
+        """The page a confirmation mail links to."""
+        return self._join(f"/confirm/{quote(token, safe='')}")
+
+    def unsubscribe(self, token: str) -> str:
+        """The page (and RFC 8058 one-click target) every mail's unsubscribe link points at."""
+        return self._join(f"/unsubscribe/{quote(token, safe='')}")
