@@ -6,7 +6,7 @@ import unicodedata
 RESERVED = frozenset({"page", "tags"})
 PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 _VALID = re.compile(PATTERN)
-_MAX = 120
+MAX_LENGTH = 120
 
 
 def slugify(text: str) -> str:
@@ -36,7 +36,7 @@ def _loses_letters(name: str) -> bool:
 
 
 def _hyphenated(text: str) -> str:
-    return text.strip("-")[:_MAX].rstrip("-")
+    return text.strip("-")[:MAX_LENGTH].rstrip("-")
 
 
 def problem(slug: str) -> str | None:

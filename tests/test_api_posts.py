@@ -389,3 +389,11 @@ def test_concurrent_creates_with_one_title_each_get_their_own_slug(api, live_ser
     slugs = sorted(answer.json()["slug"] for answer in answers)
     assert slugs == sorted(["same-title"] + [f"same-title-{n}" for n in range(2, writers + 1)])
     assert len(entries(api.client)) == writers
+
+
+def test_a_numbered_slug_keeps_to_the_slug_limit(api):
+    title = "word " * 60
+    first, second = api.create(title=title), api.create(title=title)
+    assert len(first["slug"]) <= 120 and first["slug"].startswith("word-word")
+    assert len(second["slug"]) <= 120 and second["slug"].endswith("-2")
+    assert api.client.get(f"/news/{second['slug']}/").status_code == 200

@@ -238,11 +238,21 @@ def _apply(
 
 
 def _free_slug(session: Session, feed_slug: str, base: str) -> str:
-    """`base`, or `base-2`, `base-3`… whichever no live post of the feed holds."""
+    """`base`, or `base-2`, `base-3`… whichever no live post of the feed holds.
+
+    A long base is cut to make room for the number, so every slug keeps to the limit.
+    """
     base = base or "post"
-    taken = _live_slugs(session, feed_slug, base)
-    candidates = (base if n == 1 else f"{base}-{n}" for n in range(1, len(taken) + 3))
+    taken = _live_slugs(session, feed_slug, base[: slugs.MAX_LENGTH // 2])
+    candidates = (_numbered(base, n) for n in range(1, len(taken) + 3))
     return next(c for c in candidates if c not in taken and slugs.problem(c) is None)
+
+
+def _numbered(base: str, number: int) -> str:
+    if number == 1:
+        return base
+    suffix = f"-{number}"
+    return base[: slugs.MAX_LENGTH - len(suffix)].rstrip("-") + suffix
 
 
 def _live_slugs(session: Session, feed_slug: str, prefix: str) -> set[str]:

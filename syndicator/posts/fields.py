@@ -10,13 +10,14 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
+from syndicator import slugs
 from syndicator.errors import InvalidInput
 from syndicator.fieldtable import Field, Kind, Table
 from syndicator.models import PostSource, PostStatus
 
 MAX_TAGS = 50
 MAX_TAG_LENGTH = 100
-MAX_SLUG_LENGTH = 120
+MAX_SLUG_LENGTH = slugs.MAX_LENGTH
 
 
 class PostState(StrEnum):
