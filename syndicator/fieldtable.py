@@ -115,9 +115,6 @@ class Table:
             "additionalProperties": False,  # what is shown is what is documented
         }
 
-    def shown_names(self) -> set[str]:
-        return {field.name for field in self.fields if not field.write_only}
-
 
 def _convert(field: Field, value: Any) -> Any:
     if value is None:
