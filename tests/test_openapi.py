@@ -84,3 +84,32 @@ def test_every_path_parameter_is_declared(document):
 
 def test_the_server_is_the_configured_base_url(document):
     assert document["servers"] == [{"url": "http://127.0.0.1:8000"}]
+
+
+def test_every_list_documents_paging_and_the_answer_to_a_bad_cursor(document):
+    lists = [
+        (path, operation)
+        for path, method, operation in operations(document)
+        if method == "get" and "next_cursor" in str(operation["responses"].get("200"))
+    ]
+    assert {path for path, _ in lists} == {
+        "/api/feeds/{feed}/posts",
+        "/api/webhooks",
+        "/api/webhooks/{endpoint_id}/deliveries",
+        "/api/subscribers",
+    }
+    for path, operation in lists:
+        assert {"limit", "cursor"} <= {p["name"] for p in operation["parameters"]}, path
+        assert "400" in operation["responses"], path
+
+
+def test_request_schemas_come_from_the_same_table_as_the_checks(document):
+    """A field the table marks read-only or write-only is documented on one side only."""
+    schemas = document["components"]["schemas"]
+    assert schemas["PostCreate"]["required"] == ["title"]
+    assert "id" not in schemas["PostCreate"]["properties"]
+    assert "confirmed" in schemas["SubscriberCreate"]["properties"]
+    assert "confirmed" not in schemas["Subscriber"]["properties"]
+    assert schemas["WebhookEndpointCreate"]["required"] == ["url"]
+    assert schemas["Post"]["properties"]["status"]["enum"] == ["draft", "scheduled", "published"]
+    assert schemas["PostPatch"]["properties"]["status"]["enum"] == ["draft", "published"]

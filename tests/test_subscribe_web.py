@@ -147,7 +147,13 @@ def test_an_invalid_address_is_refused_and_nothing_is_queued(site: Site) -> None
 
 
 def test_unknown_feed_is_404(site: Site) -> None:
-    assert site.client.post("/nope/subscribe", json={"email": EMAIL}).status_code == 404
+    as_json = site.client.post("/nope/subscribe", json={"email": EMAIL})
+    assert as_json.status_code == 404
+    assert as_json.get_json()["error"] == {
+        "code": "not_found",
+        "message": "no feed called 'nope'",
+        "fields": {},
+    }
     assert site.client.post("/nope/subscribe", data={"email": EMAIL}).status_code == 404
 
 

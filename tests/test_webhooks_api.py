@@ -103,7 +103,7 @@ def test_lists_page_with_a_cursor(api, receiver) -> None:
         ({"url": "https://example.com/", "events": "post.published"}, "events", "list"),
         ({"url": "https://example.com/", "feeds": ["nope"]}, "feeds", "no feed"),
         ({"url": "https://example.com/", "colour": "red"}, "colour", "not a field"),
-        ({"url": "https://example.com/", "status": "paused"}, "status", "active or disabled"),
+        ({"url": "https://example.com/", "status": "paused"}, "status", "one of active, disabled"),
     ],
 )
 def test_bad_fields_get_a_422_naming_them(api, fields, field, says) -> None:

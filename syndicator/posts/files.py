@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from syndicator import slugs, xmltext
+from syndicator import slugs, timestamps, xmltext
 from syndicator.errors import BadPostFile
 from syndicator.feeds import catalog
 from syndicator.models import PostStatus
@@ -100,6 +100,8 @@ def _timestamp(path: str, key: str, value: Any, timezone: ZoneInfo) -> datetime:
         raise BadPostFile(path, f"'{key}' is not an ISO 8601 date: {value!r}")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone)
+    if problem := timestamps.range_problem(moment):
+        raise BadPostFile(path, f"'{key}' {problem}: {value!r}")
     return moment.astimezone(ZoneInfo("UTC"))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import unquote
 
 from flask import Flask
 from sqlalchemy.orm import Session
@@ -28,7 +29,7 @@ def export(app: Flask, core: Core, target: Path) -> list[Path]:
         response = client.get(path, headers={"Accept": FEED_READER_ACCEPT})
         if response.status_code != 200:
             raise RuntimeError(f"{path} answered {response.status_code} during export")
-        relative = path.lstrip("/")
+        relative = unquote(path.lstrip("/"))  # a static host decodes the URL to find the file
         file = target / (relative + "index.html" if path.endswith("/") else relative)
         file.parent.mkdir(parents=True, exist_ok=True)
         file.write_bytes(response.get_data())

@@ -8,7 +8,7 @@ from flask import Blueprint, redirect, render_template
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from syndicator import markup
+from syndicator import markup, timestamps
 from syndicator.feeds import catalog, documents, formats
 from syndicator.posts import store
 from syndicator.web.context import core_of_app
@@ -29,7 +29,7 @@ def _excerpt(fragment: str) -> str:
 
 @blueprint.app_template_filter("local_date")
 def _local_date(moment: datetime) -> str:
-    local = moment.astimezone(core_of_app().timezone)
+    local = timestamps.in_zone(moment, core_of_app().timezone)
     return f"{local:%A, %B} {local.day}, {local.year}"
 
 
