@@ -7,10 +7,12 @@ import base64
 import json
 
 import pytest
-from api_support import api, make_config  # noqa: F401
+from api_support import ADMIN, api  # noqa: F401
 
 from syndicator.models import MAX_ID
 from syndicator.webhooks import endpoints
+
+pytestmark = pytest.mark.config(admin=ADMIN)  # every core here has the admin token
 
 
 def _b64(text: str) -> str:

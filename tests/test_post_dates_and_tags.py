@@ -15,17 +15,8 @@ from syndicator.mail import compose
 from syndicator.models import Post
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-WEST = {"site": {"timezone": "America/New_York"}, "admin": {"token": TOKEN}}
-
-
-@pytest.fixture
-def make_config(make_config):
-    """An admin token, and a site west of UTC, where year 1 has no local time."""
-
-    def make(**sections):
-        return make_config(**{**WEST, **sections})
-
-    return make
+# An admin token, and a site west of UTC, where year 1 has no local time.
+pytestmark = pytest.mark.config(site={"timezone": "America/New_York"}, admin={"token": TOKEN})
 
 
 @pytest.mark.parametrize(
