@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from syndicator import headertext
 from syndicator.errors import ConfigError
 
 
@@ -268,7 +269,9 @@ def validate(config: Config) -> Config:
             obj = getattr(obj, part)
         if getattr(obj, key) not in allowed:
             raise ConfigError(source, f"{section}.{key}", f"must be one of {', '.join(allowed)}")
-    if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", config.site.base_url):
+    if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", config.site.base_url) or headertext.problem(
+        config.site.base_url
+    ):
         raise ConfigError(source, "site.base_url", "must be an http:// or https:// URL")
     for key, zone in (
         ("site.timezone", config.site.timezone),
@@ -312,6 +315,15 @@ def _validate_webhooks(webhooks: Webhooks, source: str) -> None:
 
 
 def _validate_email(email: Email, source: str) -> None:
+    header_bound = {
+        "from": email.sender,
+        "list_unsubscribe_mailto": email.list_unsubscribe_mailto,
+        "dkim_domain": email.dkim_domain,
+        "dkim_selector": email.dkim_selector,
+    }
+    for key, value in header_bound.items():
+        if reason := headertext.problem(value):
+            raise ConfigError(source, f"email.{key}", f"{reason}; it goes into mail headers")
     if email.smtp.timeout_seconds <= 0:
         raise ConfigError(source, "email.smtp.timeout_seconds", "must be greater than 0")
     dkim = {"dkim_domain": email.dkim_domain, "dkim_selector": email.dkim_selector}

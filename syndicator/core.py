@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from syndicator import db
 from syndicator.config import Config
+from syndicator.delivery import ssrf
 from syndicator.feeds import catalog
 from syndicator.feeds.cache import RenderCache, VersionBoard
 from syndicator.metrics import Metrics
@@ -37,6 +38,8 @@ class Core:
     writers: sessionmaker[Session]
     clock: Clock
     urls: Urls
+    # How webhook hosts become addresses for the SSRF guard (tests inject their own).
+    resolver: ssrf.Resolver = ssrf.system_resolver
     metrics: Metrics = field(default_factory=Metrics)
     cache: RenderCache = field(default_factory=RenderCache)
     versions: VersionBoard = field(init=False)
@@ -72,7 +75,9 @@ class Core:
         self.engine.dispose()
 
 
-def build(config: Config, *, clock: Clock = system_clock) -> Core:
+def build(
+    config: Config, *, clock: Clock = system_clock, resolver: ssrf.Resolver = ssrf.system_resolver
+) -> Core:
     engine = db.make_engine(config.database_url)
     return Core(
         config=config,
@@ -81,6 +86,7 @@ def build(config: Config, *, clock: Clock = system_clock) -> Core:
         writers=db.session_factory(engine, writes=True),
         clock=clock,
         urls=Urls(config.site.base_url),
+        resolver=resolver,
     )
 
 

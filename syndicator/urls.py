@@ -16,11 +16,12 @@ from syndicator.feeds.formats import FILENAMES
 class Urls:
     base_url: str
 
-    def _join(self, path: str) -> str:
+    def absolute(self, path: str) -> str:
+        """The URL of a path on this site: never from a request's Host header."""
         return self.base_url.rstrip("/") + path
 
     def home(self) -> str:
-        return self._join("/")
+        return self.absolute("/")
 
     def listing_path(self, feed: str, tag: str | None = None, page: int = 1) -> str:
         """The path of an HTML list: a feed or a tag, page 1 being the bare URL."""
@@ -28,24 +29,24 @@ class Urls:
         return path if page == 1 else f"{path}page/{page}/"
 
     def listing(self, feed: str, tag: str | None = None, page: int = 1) -> str:
-        return self._join(self.listing_path(feed, tag, page))
+        return self.absolute(self.listing_path(feed, tag, page))
 
     def feed_path(self, feed: str, fmt: str, tag: str | None = None, page: int = 1) -> str:
         return self.listing_path(feed, tag, page) + FILENAMES[fmt]
 
     def feed(self, feed: str, fmt: str, tag: str | None = None, page: int = 1) -> str:
-        return self._join(self.feed_path(feed, fmt, tag, page))
+        return self.absolute(self.feed_path(feed, fmt, tag, page))
 
     def post_path(self, feed: str, slug: str) -> str:
         return f"/{feed}/{slug}/"
 
     def post(self, feed: str, slug: str) -> str:
-        return self._join(self.post_path(feed, slug))
+        return self.absolute(self.post_path(feed, slug))
 
     def confirm(self, token: str) -> str:
         """The page a confirmation mail links to."""
-        return self._join(f"/confirm/{quote(token, safe='')}")
+        return self.absolute(f"/confirm/{quote(token, safe='')}")
 
     def unsubscribe(self, token: str) -> str:
         """The page (and RFC 8058 one-click target) every mail's unsubscribe link points at."""
-        return self._join(f"/unsubscribe/{quote(token, safe='')}")
+        return self.absolute(f"/unsubscribe/{quote(token, safe='')}")

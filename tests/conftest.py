@@ -8,6 +8,7 @@ test gets a schema of its own, dropped afterwards.
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from typing import Any
 import factories
 import pytest
 import yaml
-from factories import FakeClock, build_core, import_folder
+from factories import DNSLookupInTest, FakeClock, build_core, import_folder, is_local_name
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -27,6 +28,21 @@ from syndicator.models import Subscriber, WebhookEndpoint
 from syndicator.posts import importer
 
 PG_URL = os.environ.get("SYNDICATOR_TEST_DATABASE_URL")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_dns() -> Iterator[None]:
+    """Fail loudly on any name look-up beyond localhost and IP literals (no DNS in tests)."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if not is_local_name(host):
+            raise DNSLookupInTest(f"a test tried to resolve {host!r}; inject a resolver")
+        return real(host, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket, "getaddrinfo", getaddrinfo)
+        yield
 
 
 @pytest.fixture

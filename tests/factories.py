@@ -9,6 +9,8 @@ API or the importer would have written.
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 from syndicator import config as config_module
 from syndicator import core as core_module
 from syndicator import db
+from syndicator.delivery import ssrf
 from syndicator.feeds import catalog
 from syndicator.mail import subscriptions
 from syndicator.models import Subscriber, WebhookEndpoint
@@ -37,9 +40,53 @@ class FakeClock:
         return self.moment
 
 
-def build_core(config: config_module.Config, clock: FakeClock) -> core_module.Core:
-    """A core on the config's database, migrated to the newest schema (SQLite or PostgreSQL)."""
-    core = core_module.build(config, clock=clock)
+class DNSLookupInTest(AssertionError):
+    """A test asked the system resolver about a real name: tests must make no DNS query."""
+
+
+class FakeResolver:
+    """The names a test uses, each mapped to an address it chooses; others do not exist.
+
+    Tests make no DNS query (conftest's `no_dns`): every core gets one of these as
+    the SSRF guard's resolver. `localhost` and IP literals resolve as usual.
+    """
+
+    def __init__(self, **names: str) -> None:
+        self.names = {"example.com": "93.184.216.34", **names}
+
+    def __call__(self, host: str, port: int) -> list[ssrf.IPAddress]:
+        if is_local_name(host):
+            return ssrf.system_resolver(host, port)
+        if host not in self.names:
+            raise socket.gaierror(socket.EAI_NONAME, f"{host} is not a name this test knows")
+        return [ipaddress.ip_address(self.names[host])]
+
+
+def is_local_name(host: object) -> bool:
+    """Names the system resolves without DNS: localhost and IP literals (0x7f.1 too)."""
+    if host is None:
+        return True
+    name = host.decode() if isinstance(host, bytes) else str(host)
+    if name.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        ipaddress.ip_address(name.split("%")[0])
+    except ValueError:
+        try:
+            socket.inet_aton(name)  # numeric forms getaddrinfo also takes
+        except OSError:
+            return False
+    return True
+
+
+def build_core(
+    config: config_module.Config, clock: FakeClock, resolver: ssrf.Resolver | None = None
+) -> core_module.Core:
+    """A core on the config's database, migrated to the newest schema (SQLite or PostgreSQL).
+
+    Webhook hosts resolve through `resolver` (a `FakeResolver()` unless given).
+    """
+    core = core_module.build(config, clock=clock, resolver=resolver or FakeResolver())
     db.upgrade(core.engine)
     return core
 

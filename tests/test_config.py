@@ -79,6 +79,15 @@ def test_email_from_is_read(tmp_path):
         ("[site]\nbase_url = 'ftp://x'\n", "site.base_url", "http"),
         ("[digest]\ndaily_at = '25:00'\n", "digest.daily_at", "time like 07:00"),
         ("[feeds]\nitems = 0\n", "feeds.items", "at least 1"),
+        ('[email]\nfrom = "A <a@b.org>\\r\\nBcc: v@x.org"\n', "email.from", "one line"),
+        (
+            '[email]\nlist_unsubscribe_mailto = "u@b.org\\nX: y"\n',
+            "email.list_unsubscribe_mailto",
+            "one line",
+        ),
+        ('[email]\ndkim_domain = "b.org\\nX: y"\n', "email.dkim_domain", "one line"),
+        ('[email]\ndkim_selector = "s\\u000bX"\n', "email.dkim_selector", "control characters"),
+        ('[site]\nbase_url = "https://b.org/\\u001b"\n', "site.base_url", "http"),
     ],
 )
 def test_bad_values_name_the_file_key_and_reason(tmp_path, text, key, reason):

@@ -104,3 +104,21 @@ def test_pages_work_on_a_phone_and_load_nothing_external(posts, client):
     assert b'name="viewport"' in html
     assert not re.search(rb'<(?:link|script)[^>]+(?:href|src)="https?://(?!127\.0\.0\.1)', html)
     assert b"<script" not in html
+
+
+@pytest.mark.parametrize(
+    ("path", "location"),
+    [
+        ("/news", "http://127.0.0.1:8000/news/"),
+        ("/news/post-1", "http://127.0.0.1:8000/news/post-1/"),
+        ("/news/tags/career-advice?x=1", "http://127.0.0.1:8000/news/tags/career-advice/?x=1"),
+        ("/news/page/1/", "/news/"),
+    ],
+)
+def test_redirects_never_lead_to_the_host_a_client_names(posts, client, path, location):
+    response = client.get(
+        path, headers={"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+    )
+    assert response.status_code in (301, 308)
+    assert response.headers["Location"] == location
+    assert "evil.example" not in response.get_data(as_text=True)

@@ -45,6 +45,7 @@ def add(
             fields,
             now=core.now(),
             allow_private=core.config.webhooks.allow_private_targets,
+            resolver=core.resolver,
         )
         click.echo(f"webhook {endpoint.id} added for {endpoint.url}")
         click.echo(f"secret: {endpoint.secret}")

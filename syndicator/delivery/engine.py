@@ -33,7 +33,12 @@ USER_AGENT = f"syndicator/{__version__}"
 
 
 def attempt(
-    client: httpclient.Client, job: Job, clock: Callable[[], datetime], *, allow_private: bool
+    client: httpclient.Client,
+    job: Job,
+    clock: Callable[[], datetime],
+    *,
+    allow_private: bool,
+    resolver: ssrf.Resolver | None = None,
 ) -> Outcome:
     """One signed POST; never raises for anything the receiver or the network does."""
     started_at, started = clock(), time.perf_counter()
@@ -43,7 +48,7 @@ def attempt(
         return Outcome(attempted_at=started_at, duration_ms=elapsed, **fields)  # type: ignore[arg-type]
 
     try:
-        target = ssrf.check(job.url, allow_private=allow_private)
+        target = ssrf.check(job.url, allow_private=allow_private, resolver=resolver)
     except ssrf.TargetRefused as refused:
         return outcome(error=f"refused: {refused}")
     headers = signing.headers(job.secrets, job.webhook_id, int(started_at.timestamp()), job.body)
@@ -86,7 +91,12 @@ def run(core: Core, *, rng: random.Random | None = None) -> RunReport:
             if len(dispatch.in_flight) <= AHEAD * settings.concurrency // 2:
                 for job in dispatch.record_and_claim(AHEAD * settings.concurrency):
                     future = pool.submit(
-                        attempt, client, job, core.now, allow_private=settings.allow_private_targets
+                        attempt,
+                        client,
+                        job,
+                        core.now,
+                        allow_private=settings.allow_private_targets,
+                        resolver=core.resolver,
                     )
                     dispatch.in_flight[future] = job
                 if not dispatch.in_flight:
@@ -163,7 +173,13 @@ def deliver_now(core: Core, message_id: int) -> bool:
     if not jobs:
         return False
     with _client(settings) as client:
-        outcome = attempt(client, jobs[0], core.now, allow_private=settings.allow_private_targets)
+        outcome = attempt(
+            client,
+            jobs[0],
+            core.now,
+            allow_private=settings.allow_private_targets,
+            resolver=core.resolver,
+        )
     with core.transaction() as session:
         queue.record(session, [(jobs[0], outcome)], settings=settings, rng=random.Random())
     return True

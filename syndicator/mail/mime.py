@@ -18,9 +18,15 @@ from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
 
+from syndicator import headertext
+
 _PART = (
     b'Content-Type: text/%s; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
 )
+
+
+class UnsafeHeader(ValueError):
+    """A header value with a line break: it would add headers (or a body) of its own."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,13 @@ def encode_body(text: str) -> bytes:
 
 
 def _header(name: str, value: str) -> bytes:
+    """One header line; UnsafeHeader for a value that is not one line of text.
+
+    Every value was checked where it came in (config, feed.toml, the subscribe
+    form); this is the last line of defence should one slip through.
+    """
+    if reason := headertext.problem(value):
+        raise UnsafeHeader(f"the {name} header {reason}: {value!r}")
     if value.isascii():
         return f"{name}: {value}\r\n".encode("ascii")
     encoded = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")

@@ -11,10 +11,11 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, cast
 
 import email_validator
-from sqlalchemy import Select, select
+from sqlalchemy import Select, Table, bindparam, case, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -106,22 +107,71 @@ def _validated(session: Session, request: Request, config: Config) -> tuple[str,
     return email, frequency
 
 
+_SUBSCRIBERS = cast(Table, Subscriber.__table__)
+_INSERT_IF_NEW = {
+    name: dialect.insert(_SUBSCRIBERS).on_conflict_do_nothing(index_elements=["feed_slug", "email"])
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+# One UPDATE whatever the row's status: a confirmed row gets its own values back.
+_WAITING = _SUBSCRIBERS.c.status != SubscriberStatus.CONFIRMED
+_RESTART_OPT_IN = (
+    update(_SUBSCRIBERS)
+    .where(_SUBSCRIBERS.c.id == bindparam("subscriber_id"))
+    .values(
+        {
+            column: case(
+                (_WAITING, bindparam(f"new_{column}", type_=_SUBSCRIBERS.c[column].type)),
+                else_=_SUBSCRIBERS.c[column],
+            )
+            for column in (
+                "status",
+                "frequency",
+                "unsubscribed_at",
+                "confirm_digest",
+                "confirm_expires_at",
+                "unsubscribe_token",
+                "unsubscribe_digest",
+            )
+        }
+    )
+)
+
+
 def subscribe(
     session: Session, request: Request, config: Config, timezone: tzinfo, now: datetime
 ) -> None:
-    """Start (or restart) double opt-in. Says nothing about whether the address was known."""
+    """Start (or restart) double opt-in; the same work whether or not the address is known.
+
+    A new address, one waiting for confirmation and one already confirmed run
+    the same statements and each queue a confirmation mail, so neither the
+    answer nor its timing tells which it was. A confirmed reader's row keeps
+    its values (the UPDATE leaves it as it is), and the sender drops a
+    confirmation whose subscriber is no longer unconfirmed.
+    """
     email, frequency = _validated(session, request, config)
-    subscriber = find(session, request.feed, email)
-    if subscriber is not None and subscriber.status == SubscriberStatus.CONFIRMED:
-        return  # already receiving digests; changing them needs the reader's own link
-    if subscriber is None:
-        subscriber = _new(session, request.feed, email, frequency, now)
-        if subscriber is None:
-            return  # the other request sends the confirmation
-    subscriber.status = SubscriberStatus.UNCONFIRMED
-    subscriber.frequency = frequency
-    subscriber.unsubscribed_at = None
-    _start_opt_in(session, subscriber, config, timezone, now)
+    _insert_if_new(session, request.feed, email, frequency, now)
+    subscriber = session.scalars(_find(request.feed, email)).one()
+    _start_opt_in(session, subscriber, config, timezone, now, frequency=frequency)
+
+
+def _insert_if_new(
+    session: Session, feed: str, email: str, frequency: Frequency, now: datetime
+) -> None:
+    """Add the address unless the feed has it (a simultaneous request may just have added it)."""
+    token = new_token()
+    session.execute(
+        _INSERT_IF_NEW[session.get_bind().dialect.name],
+        {
+            "feed_slug": feed,
+            "email": email,
+            "frequency": frequency,
+            "status": SubscriberStatus.UNCONFIRMED,
+            "unsubscribe_token": token,
+            "unsubscribe_digest": token_digest(token),
+            "bounce_count": 0,
+            "created_at": now,
+        },
+    )
 
 
 def _new(
@@ -148,30 +198,48 @@ def _new(
 
 
 def _start_opt_in(
-    session: Session, subscriber: Subscriber, config: Config, timezone: tzinfo, now: datetime
+    session: Session,
+    subscriber: Subscriber,
+    config: Config,
+    timezone: tzinfo,
+    now: datetime,
+    *,
+    frequency: str,
 ) -> None:
-    """New tokens (an old link stops working) and a confirmation mail queued as a row."""
-    confirm_token = new_token()
-    subscriber.confirm_digest = token_digest(confirm_token)
-    subscriber.confirm_expires_at = now + timedelta(days=config.digest.confirm_expiry_days)
-    unsubscribe = new_token()
-    subscriber.unsubscribe_token, subscriber.unsubscribe_digest = (
-        unsubscribe,
-        token_digest(unsubscribe),
+    """New tokens (an old link stops working) and a confirmation mail queued as a row.
+
+    A confirmed subscriber goes through the very same statements, but the
+    UPDATE keeps every value of their row (and the sender skips the mail).
+    """
+    subscriber_id, email, feed_slug = subscriber.id, subscriber.email, subscriber.feed_slug
+    confirm_token, unsubscribe = new_token(), new_token()
+    session.execute(
+        _RESTART_OPT_IN,
+        {
+            "subscriber_id": subscriber_id,
+            "new_status": SubscriberStatus.UNCONFIRMED,
+            "new_frequency": frequency,
+            "new_unsubscribed_at": None,
+            "new_confirm_digest": token_digest(confirm_token),
+            "new_confirm_expires_at": now + timedelta(days=config.digest.confirm_expiry_days),
+            "new_unsubscribe_token": unsubscribe,
+            "new_unsubscribe_digest": token_digest(unsubscribe),
+        },
     )
+    session.expire(subscriber)  # the UPDATE went around the ORM: read the row again if needed
     header_id = message_id(config)
     raw = compose.confirmation(
         compose.Letterhead.from_config(config, timezone),
-        catalog.get(session, subscriber.feed_slug),
-        email=subscriber.email,
-        frequency=subscriber.frequency,
+        catalog.get(session, feed_slug),
+        email=email,
+        frequency=frequency,
         token=confirm_token,
         message_id=header_id,
         date=now,
     )
     session.add(
         MailMessage(
-            subscriber_id=subscriber.id,
+            subscriber_id=subscriber_id,
             kind=MailKind.CONFIRMATION,
             header_id=header_id,
             raw=raw,
@@ -238,9 +306,11 @@ def unsubscribe(session: Session, token: str, now: datetime) -> Subscriber:
 
 
 def find(session: Session, feed: str, email: str) -> Subscriber | None:
-    return session.scalar(
-        select(Subscriber).where(Subscriber.feed_slug == feed, Subscriber.email == email)
-    )
+    return session.scalar(_find(feed, email))
+
+
+def _find(feed: str, email: str) -> Select[Subscriber]:
+    return select(Subscriber).where(Subscriber.feed_slug == feed, Subscriber.email == email)
 
 
 def add(
@@ -267,7 +337,7 @@ def add(
     if confirmed:
         _mark_confirmed(subscriber, now)
     else:
-        _start_opt_in(session, subscriber, config, timezone, now)
+        _start_opt_in(session, subscriber, config, timezone, now, frequency=frequency)
     session.flush()
     return subscriber
 

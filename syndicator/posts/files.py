@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from syndicator import slugs, timestamps, xmltext
+from syndicator import headertext, slugs, timestamps, xmltext
 from syndicator.errors import BadPostFile
 from syndicator.feeds import catalog
 from syndicator.models import PostStatus
@@ -23,6 +23,8 @@ _FRONT_MATTER = re.compile(r"\A(---|\+\+\+)[ \t]*\r?\n(.*?)\r?\n\1[ \t]*(?:\r?\n
 _LEADING_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[-_]?")
 _POST_KEYS = {"title", "date", "updated", "slug", "author", "tags", "summary", "draft", "id"}
 _FEED_KEYS = {"title", "subtitle", "author", "language", "link", "icon", "location"}
+# Values that reach mail headers (or could): one line of text each.
+_HEADER_BOUND = ("title", "author_name", "author_email", "author_uri")
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,11 @@ def parse_feed_settings(path: Path) -> catalog.FeedSettings:
     values |= {f"author_{key}": author.get(key) for key in ("name", "email", "uri")}
     if any(value is not None and not isinstance(value, str) for value in values.values()):
         raise BadPostFile(label, "every value must be text")
-    return catalog.FeedSettings(
+    settings = catalog.FeedSettings(
         title=xmltext.clean(meta["title"]),
         **{key: xmltext.clean_optional(value) for key, value in values.items()},
     )
+    for key in _HEADER_BOUND:  # the title is a mail Subject and List-Id
+        if (value := getattr(settings, key)) is not None and (reason := headertext.problem(value)):
+            raise BadPostFile(label, f"'{key.replace('_', '.')}' {reason}")
+    return settings

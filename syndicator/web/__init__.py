@@ -7,9 +7,11 @@ gunicorn (`gunicorn 'syndicator:create_app()'`).
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, redirect, request
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.routing import RequestRedirect
 
 from syndicator import config as config_module
 from syndicator import core as core_module
@@ -34,6 +36,7 @@ def create_app(config: Config | None = None, *, core: Core | None = None) -> Fla
     app.register_blueprint(pages.blueprint)
     errors.register(app)
     app.before_request(_start_timer)
+    app.before_request(_redirect_within_the_site)
     app.after_request(_record)
     app.wsgi_app = fastpath.FeedFastPath(app.wsgi_app, core)  # type: ignore[method-assign]
     return app
@@ -47,6 +50,21 @@ class _FieldOrderJSON(DefaultJSONProvider):
 
 def _start_timer() -> None:
     g.started = time.perf_counter()
+
+
+def _redirect_within_the_site() -> Response | None:
+    """Routing's own redirects (`/news` to `/news/`) lead to `[site] base_url`.
+
+    Werkzeug builds them from the request's Host header, which any client can
+    forge (and a cache may keep the forged answer for everyone).
+    """
+    moved = request.routing_exception
+    if not isinstance(moved, RequestRedirect):
+        return None
+    target = urlsplit(moved.new_url)
+    path = target.path.removeprefix(request.script_root)
+    location = core_of_app().urls.absolute(path) + (f"?{target.query}" if target.query else "")
+    return redirect(location, code=moved.code)  # type: ignore[return-value]
 
 
 def _record(response: Response) -> Response:

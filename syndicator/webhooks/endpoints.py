@@ -97,7 +97,12 @@ def page(session: Session, window: paging.Window) -> tuple[list[WebhookEndpoint]
 
 
 def create(
-    session: Session, fields: Mapping[str, Any], *, now: datetime, allow_private: bool
+    session: Session,
+    fields: Mapping[str, Any],
+    *,
+    now: datetime,
+    allow_private: bool,
+    resolver: ssrf.Resolver | None = None,
 ) -> WebhookEndpoint:
     """Register an endpoint from API/CLI fields; InvalidInput names each bad field."""
     endpoint = WebhookEndpoint(
@@ -109,7 +114,9 @@ def create(
         created_at=now,
         updated_at=now,
     )
-    values = _checked(session, fields, creating=True, allow_private=allow_private)
+    values = _checked(
+        session, fields, creating=True, allow_private=allow_private, resolver=resolver
+    )
     _apply(endpoint, values, now=now)
     session.add(endpoint)
     session.flush()
@@ -123,8 +130,11 @@ def update(
     *,
     now: datetime,
     allow_private: bool,
+    resolver: ssrf.Resolver | None = None,
 ) -> WebhookEndpoint:
-    values = _checked(session, fields, creating=False, allow_private=allow_private)
+    values = _checked(
+        session, fields, creating=False, allow_private=allow_private, resolver=resolver
+    )
     _apply(endpoint, values, now=now)
     endpoint.updated_at = now
     session.flush()
@@ -132,14 +142,19 @@ def update(
 
 
 def _checked(
-    session: Session, fields: Mapping[str, Any], *, creating: bool, allow_private: bool
+    session: Session,
+    fields: Mapping[str, Any],
+    *,
+    creating: bool,
+    allow_private: bool,
+    resolver: ssrf.Resolver | None = None,
 ) -> dict[str, Any]:
     """TABLE's checks, plus the two that need the outside world: SSRF and known feeds."""
     return TABLE.parse(
         fields,
         creating=creating,
         checks={
-            "url": lambda url: _check_url(url, allow_private),
+            "url": lambda url: _check_url(url, allow_private, resolver),
             "feeds": lambda slugs: _check_feeds(session, slugs),
         },
     )
@@ -159,9 +174,9 @@ def _apply(endpoint: WebhookEndpoint, values: Mapping[str, Any], *, now: datetim
         set_status(endpoint, EndpointStatus(values["status"]), reason, now)
 
 
-def _check_url(url: str, allow_private: bool) -> str:
+def _check_url(url: str, allow_private: bool, resolver: ssrf.Resolver | None) -> str:
     try:
-        ssrf.check(url, allow_private=allow_private)
+        ssrf.check(url, allow_private=allow_private, resolver=resolver)
     except ssrf.TargetRefused as refused:
         raise ValueError(str(refused)) from None
     return url

@@ -136,6 +136,7 @@ def create_webhook() -> tuple[Response, int, dict[str, str]]:
             fields,
             now=core.now(),
             allow_private=core.config.webhooks.allow_private_targets,
+            resolver=core.resolver,
         )
         body = {**endpoint_dict(endpoint), "secret": endpoint.secret}
     location = url_for("api.get_webhook", endpoint_id=body["id"])
@@ -159,6 +160,7 @@ def patch_webhook(endpoint_id: int) -> Response:
             fields,
             now=core.now(),
             allow_private=core.config.webhooks.allow_private_targets,
+            resolver=core.resolver,
         )
         return jsonify(endpoint_dict(endpoint))
 
