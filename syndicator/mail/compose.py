@@ -229,7 +229,13 @@ def _around_items(
 ) -> tuple[bytes | str, ...]:
     """The frame's segments around the shared, already encoded post blocks."""
     head, tail = _TEMPLATES.get_template(template).render(values).split(_ITEMS + "\n")
-    return (*_segments(head), *items, *_segments(tail))
+    merged: list[bytes | str] = []
+    for segment in [*_segments(head), *items, *_segments(tail)]:
+        if isinstance(segment, bytes) and merged and isinstance(merged[-1], bytes):
+            merged[-1] += segment  # one piece, not several, to walk through per mail
+        else:
+            merged.append(segment)
+    return tuple(merged)
 
 
 def _segments(text: str) -> list[bytes | str]:

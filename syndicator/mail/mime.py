@@ -56,6 +56,11 @@ def _address(value: str) -> str:
     return formataddr((name, address), charset="utf-8") if address else value
 
 
+@functools.lru_cache(maxsize=16)  # every mail planned in one run has the same Date
+def _date(moment: datetime) -> str:
+    return format_datetime(moment)
+
+
 def assemble(headers: Headers, text: Sequence[bytes], html: Sequence[bytes]) -> bytes:
     """A multipart/alternative message from encoded segments: text first, HTML preferred."""
     # A boundary derived from the Message-ID keeps a re-sent mail byte-identical.
@@ -64,7 +69,7 @@ def assemble(headers: Headers, text: Sequence[bytes], html: Sequence[bytes]) -> 
         _header("From", _address(headers.sender)),
         _header("To", _address(headers.to)),
         _header("Subject", headers.subject),
-        _header("Date", format_datetime(headers.date)),
+        _header("Date", _date(headers.date)),
         _header("Message-ID", headers.message_id),
         *(_header(name, value) for name, value in headers.extra),
         b"MIME-Version: 1.0\r\n",
