@@ -328,6 +328,28 @@ def test_two_readers_of_the_same_posts_differ_only_in_their_own_address_and_link
         assert as_bob == theirs
 
 
+def test_the_digest_around_a_post_set_is_rendered_once_for_all_its_readers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    letterhead = _letterhead()
+    items = [compose.item(_post(n, "<p>Hello</p>"), letterhead) for n in range(3)]
+    rendered: list[str] = []
+    render = jinja2.Template.render
+
+    def counted(template: jinja2.Template, *args: Any, **kwargs: Any) -> str:
+        rendered.append(str(template.name))
+        return render(template, *args, **kwargs)
+
+    monkeypatch.setattr(jinja2.Template, "render", counted)
+    feed = Feed(slug="news", title="A title no other test uses", language="en")
+    date = datetime(2026, 11, 26, 7, tzinfo=UTC)
+    for n in range(50):
+        reader = compose.Recipient(f"reader{n}@example.org", "daily", f"token{n}")
+        message_id = f"<{n}@example.org>"
+        compose.digest(letterhead, feed, items, reader, message_id=message_id, date=date)
+    assert sorted(rendered) == ["digest.html", "digest.txt"]
+
+
 @pytest.mark.parametrize("paragraphs", [1, 2, 20])  # ~1.7, ~3.5 and ~35 KB of text per post
 def test_ten_posts_stay_under_100_kib(paragraphs: int) -> None:
     paragraph = "<p>" + "A sentence of a reasonably <em>long</em> blog post. " * 32 + "</p>"
