@@ -197,14 +197,14 @@ class Frame:
         return mime.assemble(headers, _filled(self.text, text), _filled(self.html, html))
 
 
-@functools.lru_cache(maxsize=8)  # a few post sets at a time: a run sends a set's rows in a row
+@functools.lru_cache(maxsize=8)  # a few post sets at once: a run meets one set's rows together
 def _frame(
     letterhead: Letterhead, slug: str, title: str, language: str | None, items: tuple[Item, ...]
 ) -> Frame:
     """What every recipient of `items` (newest first) shares: rendered and encoded once."""
-    count = len(items)
+    count, heading = len(items), subject(title, len(items))
     values: dict[str, object] = {
-        "subject": subject(title, count),
+        "subject": heading,
         "language": language or "en",
         "feed_title": title,
         "feed_url": letterhead.urls.listing(slug),
@@ -217,7 +217,7 @@ def _frame(
     }
     return Frame(
         letterhead=letterhead,
-        subject=subject(title, count),
+        subject=heading,
         list_id=list_id(slug, title, letterhead.urls),
         text=_around_items("digest.txt", values, [entry.text for entry in items]),
         html=_around_items("digest.html", values, [entry.html for entry in items]),

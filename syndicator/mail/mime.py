@@ -44,6 +44,11 @@ def encode_body(text: str) -> bytes:
 def _header(name: str, value: str) -> bytes:
     if value.isascii():
         return f"{name}: {value}\r\n".encode("ascii")
+    return _encoded_header(name, value)
+
+
+@functools.lru_cache(maxsize=64)  # a feed's Subject and List-Id: the same on every mail
+def _encoded_header(name: str, value: str) -> bytes:
     encoded = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
     return f"{name}: {encoded}\r\n".encode("ascii")
 
