@@ -12,14 +12,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from syndicator.feeds import catalog
 from syndicator.models import Post
 from syndicator.posts import store
 
 
-def test_six_writers_that_read_first_all_commit(core: Any) -> None:
-    with core.transaction() as session:
-        catalog.upsert(session, "news", catalog.FeedSettings(title="News"), core.now())
+def test_six_writers_that_read_first_all_commit(core: Any, make_feed: Any) -> None:
+    make_feed()
 
     def write(worker: int) -> None:
         for number in range(40):

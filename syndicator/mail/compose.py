@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from syndicator import markup
+from syndicator import markup, timestamps
 from syndicator.config import Config
 from syndicator.feeds import documents
 from syndicator.mail import mime
@@ -78,14 +78,8 @@ class Letterhead:
             expiry_days=config.digest.confirm_expiry_days,
         )
 
-    def unsubscribe_url(self, token: str) -> str:
-        return self.urls.home() + f"unsubscribe/{token}"
-
-    def confirm_url(self, token: str) -> str:
-        return self.urls.home() + f"confirm/{token}"
-
     def date(self, moment: datetime) -> str:
-        local = moment.astimezone(self.timezone)
+        local = timestamps.in_zone(moment, self.timezone)
         return f"{local:%A, %B} {local.day}, {local.year}"
 
 
@@ -175,7 +169,7 @@ class Frame:
     def letter(self, recipient: Recipient, *, message_id: str, date: datetime) -> bytes:
         """The mail for one recipient: only their headers and their lines are built here."""
         letterhead, token = self.letterhead, recipient.unsubscribe_token
-        unsubscribe_url = letterhead.unsubscribe_url(token)
+        unsubscribe_url = letterhead.urls.unsubscribe(token)
         headers = mime.Headers(
             sender=letterhead.sender,
             to=recipient.email,
@@ -266,7 +260,7 @@ def _filled(segments: tuple[bytes | str, ...], values: dict[str, str]) -> list[b
 
 
 def _list_unsubscribe(letterhead: Letterhead, token: str) -> str:
-    links = [f"<{letterhead.unsubscribe_url(token)}>"]
+    links = [f"<{letterhead.urls.unsubscribe(token)}>"]
     if letterhead.unsubscribe_mailto:
         links.append(f"<mailto:{letterhead.unsubscribe_mailto}?subject=unsubscribe%20{token}>")
     return ", ".join(links)
@@ -289,7 +283,7 @@ def confirmation(
         "feed_title": feed.title,
         "email": email,
         "frequency": frequency,
-        "confirm_url": letterhead.confirm_url(token),
+        "confirm_url": letterhead.urls.confirm(token),
         "expiry_days": letterhead.expiry_days,
     }
     headers = mime.Headers(
