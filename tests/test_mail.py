@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import email
 import email.policy
 import mailbox
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import dkim
+import jinja2
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -23,11 +25,12 @@ from mail_support import (
     smtp_email_config,
     smtp_server,
 )
+from markupsafe import Markup
 
 from syndicator import config as config_module
 from syndicator import worker
 from syndicator.errors import ConfigError
-from syndicator.mail import compose, digests, sender, transports
+from syndicator.mail import compose, digests, mime, sender, transports
 from syndicator.models import Feed, Post, PostTag
 from syndicator.urls import Urls
 
@@ -201,6 +204,149 @@ def test_digest_headers_and_both_parts_as_a_mail_client_reads_them() -> None:
     assert cells and all(cell.get("style") for cell in cells)  # a table layout, styled inline
     headings = [h.text_content() for h in page.xpath("//h2")]
     assert headings == ["Post 2 & more", "Post 1 & more", "Post 0 & more"]  # newest first
+
+
+def _whole(
+    letterhead: compose.Letterhead,
+    feed: Feed,
+    items: list[compose.Item],
+    recipient: compose.Recipient,
+    *,
+    message_id: str,
+    date: datetime,
+) -> bytes:
+    """A digest the plain way, as a reference: each template rendered whole, with every value
+    (the post blocks decoded back from the items), each part encoded in one go."""
+    templates = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(compose.__file__).parent / "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+        keep_trailing_newline=True,
+    )
+    newest = sorted(items, key=lambda entry: (entry.published_at, entry.post_id), reverse=True)
+
+    def blocks(part: str) -> str:  # the items stand on the template's own line
+        decoded = b"".join(binascii.a2b_qp(getattr(entry, part)) for entry in newest)
+        return decoded.decode().replace("\r\n", "\n").removesuffix("\n")
+
+    count = len(items)
+    unsubscribe_url = f"https://blog.example.org/unsubscribe/{recipient.unsubscribe_token}"
+    values = {
+        "subject": f"{feed.title}: {count} new post{'s' if count > 1 else ''}",
+        "language": feed.language or "en",
+        "feed_title": feed.title,
+        "feed_url": f"https://blog.example.org/{feed.slug}/",
+        "intro": f"{count} new post{'s' if count > 1 else ''} since your last digest",
+        "frequency": recipient.frequency,
+        "email": recipient.email,
+        "unsubscribe_url": unsubscribe_url,
+        "items_html": Markup(blocks("html")),
+        "items_text": blocks("text"),
+    }
+    unsubscribe = [f"<{unsubscribe_url}>"]
+    if letterhead.unsubscribe_mailto:
+        unsubscribe.append(
+            f"<mailto:{letterhead.unsubscribe_mailto}"
+            f"?subject=unsubscribe%20{recipient.unsubscribe_token}>"
+        )
+    title = feed.title.replace("\\", "").replace('"', "'")
+    headers = mime.Headers(
+        sender=letterhead.sender,
+        to=recipient.email,
+        subject=values["subject"],
+        date=date,
+        message_id=message_id,
+        extra=(
+            ("List-Id", f'"{title}" <{feed.slug}.blog.example.org>'),
+            ("List-Unsubscribe", ", ".join(unsubscribe)),
+            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        ),
+    )
+    text = templates.get_template("digest.txt").render(values)
+    html = templates.get_template("digest.html").render(values)
+    return mime.build(headers, text, html)
+
+
+@pytest.mark.parametrize(
+    ("title", "recipient", "mailto"),
+    [
+        ("News Feed", compose.Recipient("ann@example.org", "daily", "tok3n"), ""),
+        (
+            # Quotes to escape, non-ASCII to encode, and U+2028, a line end to Python, not to QP
+            'Nouvelles «été» = "x" & <b>\u2028',
+            compose.Recipient("Zoë O'Brien <zoe+o'brien@example.org>", "weekly", "T0k-_9"),
+            "leave@example.org",
+        ),
+    ],
+)
+def test_a_digest_is_byte_for_byte_the_templates_rendered_whole(
+    title: str, recipient: compose.Recipient, mailto: str
+) -> None:
+    letterhead = _letterhead(sender="Rédaction <news@example.org>", unsubscribe_mailto=mailto)
+    feed = Feed(slug="news", title=title, language="fr")
+    date = datetime(2026, 11, 26, 7, tzinfo=UTC)
+    long_lines = "<p>" + "Ünïcödé = wörds, trailing space \n" * 30 + "long " * 400 + "</p>"
+    for count in (1, 3):
+        items = [compose.item(_post(n, long_lines), letterhead) for n in range(count)]
+        for message_id in ("<first@example.org>", "<second@example.org>"):
+            sent = compose.digest(
+                letterhead, feed, items, recipient, message_id=message_id, date=date
+            )
+            expected = _whole(letterhead, feed, items, recipient, message_id=message_id, date=date)
+            assert sent == expected
+
+
+def test_two_readers_of_the_same_posts_differ_only_in_their_own_address_and_links() -> None:
+    letterhead = _letterhead(unsubscribe_mailto="leave@example.org")
+    items = [compose.item(_post(n, "<p>Hello</p>"), letterhead) for n in range(3)]
+    date = datetime(2026, 11, 26, 7, tzinfo=UTC)
+    ann, bob = (
+        compose.Recipient("ann@example.org", "daily", "tokenOfAnn"),
+        compose.Recipient("bob@example.org", "daily", "tokenOfBob"),
+    )
+    mails = [
+        email.message_from_bytes(
+            compose.digest(
+                letterhead, _feed(), items, reader, message_id=f"<{n}@example.org>", date=date
+            ),
+            policy=email.policy.default,
+        )
+        for n, reader in enumerate((ann, bob))
+    ]
+    own = {"To", "Message-ID", "List-Unsubscribe", "Content-Type"}  # Content-Type: boundary
+    first, second = ({k: v for k, v in m.items() if k not in own} for m in mails)
+    assert first == second and len(first) == 6  # From, Subject, Date, List-Id, -Post, MIME
+    assert mails[0].get_content_type() == mails[1].get_content_type() == "multipart/alternative"
+    assert mails[0]["Message-ID"] != mails[1]["Message-ID"]
+    assert "tokenOfAnn" in mails[0]["List-Unsubscribe"]
+    assert "tokenOfBob" in mails[1]["List-Unsubscribe"]
+    for part in ("plain", "html"):
+        ours, theirs = (m.get_body((part,)).get_content() for m in mails)
+        assert ours.count("https://blog.example.org/unsubscribe/tokenOfAnn") == 1
+        assert theirs.count("https://blog.example.org/unsubscribe/tokenOfBob") == 1
+        as_bob = ours.replace("tokenOfAnn", "tokenOfBob").replace("ann@", "bob@")
+        assert as_bob == theirs
+
+
+def test_the_digest_around_a_post_set_is_rendered_once_for_all_its_readers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    letterhead = _letterhead()
+    items = [compose.item(_post(n, "<p>Hello</p>"), letterhead) for n in range(3)]
+    rendered: list[str] = []
+    render = jinja2.Template.render
+
+    def counted(template: jinja2.Template, *args: Any, **kwargs: Any) -> str:
+        rendered.append(str(template.name))
+        return render(template, *args, **kwargs)
+
+    monkeypatch.setattr(jinja2.Template, "render", counted)
+    feed = Feed(slug="news", title="A title no other test uses", language="en")
+    date = datetime(2026, 11, 26, 7, tzinfo=UTC)
+    for n in range(50):
+        reader = compose.Recipient(f"reader{n}@example.org", "daily", f"token{n}")
+        message_id = f"<{n}@example.org>"
+        compose.digest(letterhead, feed, items, reader, message_id=message_id, date=date)
+    assert sorted(rendered) == ["digest.html", "digest.txt"]
 
 
 @pytest.mark.parametrize("paragraphs", [1, 2, 20])  # ~1.7, ~3.5 and ~35 KB of text per post

@@ -1,12 +1,14 @@
 """Composing the mails: a digest of posts and the opt-in confirmation. Pure functions.
 
-What every copy of a digest shares (each post's rendered block) is built once
-per post by `Items` and reused for every recipient; only the frame with the
-recipient's address and unsubscribe link is rendered per mail.
+Each post's block is rendered and encoded once per post (`item`), and the
+digest around a set of posts once per set (`Frame`); per mail only the
+recipient's headers and the lines with their address and unsubscribe link are
+built.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -14,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from syndicator import markup, timestamps
 from syndicator.config import Config
@@ -104,9 +106,9 @@ def subject(feed_title: str, count: int) -> str:
     return f"{feed_title}: {count} new post{'' if count == 1 else 's'}"
 
 
-def list_id(feed: Feed, urls: Urls) -> str:
+def list_id(slug: str, title: str, urls: Urls) -> str:
     host = urlsplit(urls.base_url).hostname or "localhost"
-    return f"{_quoted(feed.title)} <{feed.slug}.{host}>"
+    return f"{_quoted(title)} <{slug}.{host}>"
 
 
 def _quoted(text: str) -> str:
@@ -122,43 +124,139 @@ def digest(
     message_id: str,
     date: datetime,
 ) -> bytes:
-    """The digest mail for one recipient, newest post first, byte-identical on a re-send."""
-    items = sorted(items, key=lambda entry: (entry.published_at, entry.post_id), reverse=True)
-    unsubscribe_url = letterhead.urls.unsubscribe(recipient.unsubscribe_token)
-    title = subject(feed.title, len(items))
-    values = {
-        "subject": title,
-        "language": feed.language or "en",
-        "feed_title": feed.title,
-        "feed_url": letterhead.urls.listing(feed.slug),
-        "intro": f"{len(items)} new post{'' if len(items) == 1 else 's'} since your last digest",
-        "frequency": recipient.frequency,
-        "email": recipient.email,
-        "unsubscribe_url": unsubscribe_url,
+    """The digest mail for one recipient, newest post first, byte-identical on a re-send.
+
+    Every recipient of the same posts shares one `Frame`, built on the first of
+    their mails and kept for the next ones (a sending run goes through its
+    rows in order, so mails of the same post set follow each other).
+    """
+    newest_first = sorted(
+        items, key=lambda entry: (entry.published_at, entry.post_id), reverse=True
+    )
+    # Keyed by the feed's values, not by the Feed row, which a session may change in place.
+    shared = _frame(letterhead, feed.slug, feed.title, feed.language, tuple(newest_first))
+    return shared.letter(recipient, message_id=message_id, date=date)
+
+
+# Where each recipient's own values go in the rendered frame. NUL never occurs in stored
+# text (`xmltext.clean` drops it on the way in), so no feed title can be mistaken for one.
+_EMAIL = "\x00email\x00"
+_FREQUENCY = "\x00frequency\x00"
+_UNSUBSCRIBE_URL = "\x00unsubscribe_url\x00"
+_SLOT = "\x00"
+# Lines as quoted-printable sees them: ended by LF alone (splitlines would also cut at
+# U+2028 and the like, which a feed title may hold).
+_LINES = re.compile(r"[^\n]*\n|[^\n]+\Z")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One digest as every recipient of the same posts gets it, their own values left out.
+
+    Each part is a sequence of segments: bytes already encoded (the post blocks,
+    and every line of the frame that holds no recipient's value), and text lines
+    holding the recipient's address, frequency or unsubscribe link, filled in and
+    encoded per mail. Quoted-printable works line by line, so the joined segments
+    are the bytes encoding the whole part at once would give.
+    """
+
+    letterhead: Letterhead
+    subject: str
+    list_id: str
+    text: tuple[bytes | str, ...]
+    html: tuple[bytes | str, ...]
+
+    def letter(self, recipient: Recipient, *, message_id: str, date: datetime) -> bytes:
+        """The mail for one recipient: only their headers and their lines are built here."""
+        letterhead, token = self.letterhead, recipient.unsubscribe_token
+        unsubscribe_url = letterhead.urls.unsubscribe(token)
+        headers = mime.Headers(
+            sender=letterhead.sender,
+            to=recipient.email,
+            subject=self.subject,
+            date=date,
+            message_id=message_id,
+            extra=(
+                ("List-Id", self.list_id),
+                ("List-Unsubscribe", _list_unsubscribe(letterhead, token)),
+                ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+            ),
+        )
+        text = {
+            _EMAIL: recipient.email,
+            _FREQUENCY: recipient.frequency,
+            _UNSUBSCRIBE_URL: unsubscribe_url,
+        }
+        html = {slot: str(escape(value)) for slot, value in text.items()}
+        return mime.assemble(headers, _filled(self.text, text), _filled(self.html, html))
+
+
+@functools.lru_cache(maxsize=8)  # a few post sets at once: a run meets one set's rows together
+def _frame(
+    letterhead: Letterhead, slug: str, title: str, language: str | None, items: tuple[Item, ...]
+) -> Frame:
+    """What every recipient of `items` (newest first) shares: rendered and encoded once."""
+    count, heading = len(items), subject(title, len(items))
+    values: dict[str, object] = {
+        "subject": heading,
+        "language": language or "en",
+        "feed_title": title,
+        "feed_url": letterhead.urls.listing(slug),
+        "intro": f"{count} new post{'' if count == 1 else 's'} since your last digest",
+        "frequency": _FREQUENCY,
+        "email": _EMAIL,
+        "unsubscribe_url": _UNSUBSCRIBE_URL,
         "items_html": Markup(_ITEMS),
         "items_text": _ITEMS,
     }
-    headers = mime.Headers(
-        sender=letterhead.sender,
-        to=recipient.email,
-        subject=title,
-        date=date,
-        message_id=message_id,
-        extra=(
-            ("List-Id", list_id(feed, letterhead.urls)),
-            ("List-Unsubscribe", _list_unsubscribe(letterhead, recipient.unsubscribe_token)),
-            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-        ),
+    return Frame(
+        letterhead=letterhead,
+        subject=heading,
+        list_id=list_id(slug, title, letterhead.urls),
+        text=_around_items("digest.txt", values, [entry.text for entry in items]),
+        html=_around_items("digest.html", values, [entry.html for entry in items]),
     )
-    html = _around_items("digest.html", values, [entry.html for entry in items])
-    text = _around_items("digest.txt", values, [entry.text for entry in items])
-    return mime.assemble(headers, text, html)
 
 
-def _around_items(template: str, values: dict[str, object], items: list[bytes]) -> list[bytes]:
-    """The reader's frame, encoded here, around the shared, already encoded post blocks."""
+def _around_items(
+    template: str, values: dict[str, object], items: list[bytes]
+) -> tuple[bytes | str, ...]:
+    """The frame's segments around the shared, already encoded post blocks."""
     head, tail = _TEMPLATES.get_template(template).render(values).split(_ITEMS + "\n")
-    return [mime.encode_body(head), *items, mime.encode_body(tail)]
+    merged: list[bytes | str] = []
+    for segment in [*_segments(head), *items, *_segments(tail)]:
+        if isinstance(segment, bytes) and merged and isinstance(merged[-1], bytes):
+            merged[-1] += segment  # one piece, not several, to walk through per mail
+        else:
+            merged.append(segment)
+    return tuple(merged)
+
+
+def _segments(text: str) -> list[bytes | str]:
+    """Runs of whole lines: encoded now where no slot appears, kept as text where one does."""
+    runs: list[tuple[bool, list[str]]] = []
+    for line in _LINES.findall(text):
+        slotted = _SLOT in line
+        if runs and runs[-1][0] == slotted:
+            runs[-1][1].append(line)
+        else:
+            runs.append((slotted, [line]))
+    return [
+        "".join(lines) if slotted else mime.encode_body("".join(lines)) for slotted, lines in runs
+    ]
+
+
+def _filled(segments: tuple[bytes | str, ...], values: dict[str, str]) -> list[bytes]:
+    """One recipient's part: their values put in the slotted lines, those lines encoded."""
+    filled = []
+    for segment in segments:
+        if isinstance(segment, str):
+            for slot, value in values.items():
+                segment = segment.replace(slot, value)
+            filled.append(mime.encode_body(segment))
+        else:
+            filled.append(segment)
+    return filled
 
 
 def _list_unsubscribe(letterhead: Letterhead, token: str) -> str:

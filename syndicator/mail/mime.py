@@ -57,6 +57,11 @@ def _header(name: str, value: str) -> bytes:
         raise UnsafeHeader(f"the {name} header {reason}: {value!r}")
     if value.isascii():
         return f"{name}: {value}\r\n".encode("ascii")
+    return _encoded_header(name, value)
+
+
+@functools.lru_cache(maxsize=64)  # a feed's Subject and List-Id: the same on every mail
+def _encoded_header(name: str, value: str) -> bytes:
     encoded = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
     return f"{name}: {encoded}\r\n".encode("ascii")
 
@@ -69,6 +74,11 @@ def _address(value: str) -> str:
     return formataddr((name, address), charset="utf-8") if address else value
 
 
+@functools.lru_cache(maxsize=16)  # every mail planned in one run has the same Date
+def _date(moment: datetime) -> str:
+    return format_datetime(moment)
+
+
 def assemble(headers: Headers, text: Sequence[bytes], html: Sequence[bytes]) -> bytes:
     """A multipart/alternative message from encoded segments: text first, HTML preferred."""
     # A boundary derived from the Message-ID keeps a re-sent mail byte-identical.
@@ -77,7 +87,7 @@ def assemble(headers: Headers, text: Sequence[bytes], html: Sequence[bytes]) -> 
         _header("From", _address(headers.sender)),
         _header("To", _address(headers.to)),
         _header("Subject", headers.subject),
-        _header("Date", format_datetime(headers.date)),
+        _header("Date", _date(headers.date)),
         _header("Message-ID", headers.message_id),
         *(_header(name, value) for name, value in headers.extra),
         b"MIME-Version: 1.0\r\n",
