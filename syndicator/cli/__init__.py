@@ -1,7 +1,8 @@
 """The `syndicator` command: a thin client of the core, like the web app and the worker.
 
-User errors print one line on stderr and exit non-zero; no tracebacks. Each
-area adds its commands from its own module, registered at the bottom.
+User errors, and a database or file the command cannot use, print one line on
+stderr and exit non-zero; no tracebacks. Each area adds its commands from its
+own module, registered at the bottom.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from functools import wraps
 from typing import Any
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from syndicator import config as config_module
 from syndicator import core as core_module
@@ -63,6 +65,18 @@ def main() -> None:
     except SyndicatorError as error:
         click.echo(f"syndicator: {error}", err=True)
         sys.exit(2)
+    except SQLAlchemyError as error:
+        click.echo(f"syndicator: database error: {_first_line(error)}", err=True)
+        sys.exit(3)
+    except OSError as error:
+        click.echo(f"syndicator: {error}", err=True)
+        sys.exit(3)
+
+
+def _first_line(error: SQLAlchemyError) -> str:
+    """The driver's own message without SQLAlchemy's SQL dump and background link."""
+    reason = str(getattr(error, "orig", None) or error).strip()
+    return reason.splitlines()[0] if reason else type(error).__name__
 
 
 # Command modules register themselves on `cli` when imported.
