@@ -4,6 +4,7 @@ import re
 import unicodedata
 
 RESERVED = frozenset({"page", "tags"})
+MAX_LENGTH = 200  # the slug columns are VARCHAR(200)
 _VALID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
@@ -17,6 +18,8 @@ def slugify(text: str) -> str:
 
 def problem(slug: str) -> str | None:
     """Why `slug` cannot be used in a URL, or None when it can."""
+    if len(slug) > MAX_LENGTH:
+        return f"must be at most {MAX_LENGTH} characters"
     if not _VALID.fullmatch(slug):
         return "must be lower-case letters, digits and single hyphens"
     if slug in RESERVED:

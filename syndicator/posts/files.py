@@ -23,6 +23,9 @@ _FRONT_MATTER = re.compile(r"\A(---|\+\+\+)[ \t]*\r?\n(.*?)\r?\n\1[ \t]*(?:\r?\n
 _LEADING_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[-_]?")
 _POST_KEYS = {"title", "date", "updated", "slug", "author", "tags", "summary", "draft", "id"}
 _FEED_KEYS = {"title", "subtitle", "author", "language", "link", "icon", "location"}
+# Column sizes a value must fit (PostgreSQL refuses longer ones and the import would stop).
+_MAX_ID = 200
+_MAX_LANGUAGE = 35
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ def parse_post(path: str, raw: bytes, timezone: ZoneInfo) -> PostFile:
         author=_optional_text(path, meta, "author"),
         tags=_tags(path, meta.get("tags", [])),
         status=PostStatus.DRAFT if _flag(path, meta, "draft") else PostStatus.PUBLISHED,
-        guid=_optional_text(path, meta, "id"),
+        guid=_guid(path, meta),
     )
     return PostFile(path, data, file_hash(raw))
 
@@ -100,7 +103,10 @@ def _timestamp(path: str, key: str, value: Any, timezone: ZoneInfo) -> datetime:
         raise BadPostFile(path, f"'{key}' is not an ISO 8601 date: {value!r}")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone)
-    return moment.astimezone(ZoneInfo("UTC"))
+    try:
+        return moment.astimezone(ZoneInfo("UTC"))
+    except OverflowError:
+        raise BadPostFile(path, f"'{key}' is out of range in UTC: {value!r}") from None
 
 
 def _optional_text(path: str, meta: dict[str, Any], key: str) -> str | None:
@@ -110,6 +116,13 @@ def _optional_text(path: str, meta: dict[str, Any], key: str) -> str | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     raise BadPostFile(path, f"'{key}' must be text")
+
+
+def _guid(path: str, meta: dict[str, Any]) -> str | None:
+    guid = _optional_text(path, meta, "id")
+    if guid is not None and len(guid) > _MAX_ID:
+        raise BadPostFile(path, f"'id' must be at most {_MAX_ID} characters")
+    return guid
 
 
 def _flag(path: str, meta: dict[str, Any], key: str) -> bool:
@@ -152,6 +165,8 @@ def parse_feed_settings(path: Path) -> catalog.FeedSettings:
     values |= {f"author_{key}": author.get(key) for key in ("name", "email", "uri")}
     if any(value is not None and not isinstance(value, str) for value in values.values()):
         raise BadPostFile(label, "every value must be text")
+    if len(values["language"] or "") > _MAX_LANGUAGE:
+        raise BadPostFile(label, f"'language' must be at most {_MAX_LANGUAGE} characters")
     return catalog.FeedSettings(
         **{key: xmltext.clean_optional(value) for key, value in values.items()}
     )
