@@ -81,6 +81,7 @@ def test_config_example_documents_every_key_and_loads_as_the_defaults():
         "webhooks",
         "scheduler",
         "admin",
+        "server",
     ):
         assert getattr(loaded, section) == getattr(defaults, section), section
 
