@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from syndicator import db
 from syndicator.config import Config
+from syndicator.errors import StorageUnavailable
 from syndicator.feeds import catalog
 from syndicator.feeds.cache import RenderCache, VersionBoard
 from syndicator.metrics import Metrics
@@ -45,8 +46,11 @@ class Core:
         self.versions = VersionBoard(self._read_versions)
 
     def _read_versions(self) -> dict[str, tuple[int, datetime]]:
-        with self.sessions() as session:
-            return catalog.versions(session)
+        try:
+            with self.sessions() as session:
+                return catalog.versions(session)
+        except db.UNAVAILABLE as error:
+            raise StorageUnavailable(db.reason(error)) from error
 
     def now(self) -> datetime:
         return self.clock()

@@ -48,6 +48,10 @@ class Conflict(SyndicatorError):
         super().__init__(message)
 
 
+class StorageUnavailable(SyndicatorError):
+    """The database does not answer (down, refusing connections, out of connections)."""
+
+
 class BadPostFile(SyndicatorError):
     """A post file in the content folder that cannot be imported."""
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from syndicator import config as config_module
 from syndicator import core as core_module
+from syndicator import db
 from syndicator.errors import SyndicatorError
 
 config_option = click.option(
@@ -66,17 +67,11 @@ def main() -> None:
         click.echo(f"syndicator: {error}", err=True)
         sys.exit(2)
     except SQLAlchemyError as error:
-        click.echo(f"syndicator: database error: {_first_line(error)}", err=True)
+        click.echo(f"syndicator: database error: {db.reason(error)}", err=True)
         sys.exit(3)
     except OSError as error:
         click.echo(f"syndicator: {error}", err=True)
         sys.exit(3)
-
-
-def _first_line(error: SQLAlchemyError) -> str:
-    """The driver's own message without SQLAlchemy's SQL dump and background link."""
-    reason = str(getattr(error, "orig", None) or error).strip()
-    return reason.splitlines()[0] if reason else type(error).__name__
 
 
 # Command modules register themselves on `cli` when imported.
