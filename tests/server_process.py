@@ -22,13 +22,17 @@ def free_port() -> int:
 
 @contextmanager
 def serving(folder: Path, config: str, *, start_seconds: float = 30) -> Iterator[str]:
-    """Write `config` to folder/config.toml, start `serve`, yield its base URL once it answers.
+    """Write `config` to folder/config.toml, migrate (PostgreSQL needs it), start `serve`,
+    and yield its base URL once it answers.
 
     The server's output goes to folder/serve.log, for the test to read.
     """
     port = free_port()
     (folder / "config.toml").write_text(config, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
+    upgrade = [sys.executable, "-m", "syndicator", "db", "upgrade"]
+    migrated = subprocess.run(upgrade, cwd=folder, env=env, capture_output=True, text=True)
+    assert migrated.returncode == 0, migrated.stderr
     log = (folder / "serve.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "syndicator", "serve", "--port", str(port)],

@@ -21,7 +21,6 @@ from syndicator import core as core_module
 from syndicator.web import create_app
 from tests.conftest import PG_URL
 from tests.server_process import serving
-from tests.test_cli import run
 
 TOKEN = "outage-test-token"
 FEED_RULE = '/<feed>/<any(\\"atom.xml\\", \\"rss.xml\\", \\"feed.json\\"):filename>'  # escaped
@@ -89,11 +88,6 @@ def test_warm_feeds_are_served_and_the_rest_is_a_503_while_the_database_is_away(
     config = (
         f'[storage]\ndatabase_url = "{role.url}"\ncontent_dir = "{blog.root}"\n'
         f'[admin]\ntoken = "{TOKEN}"\n[scheduler]\npoll_seconds = 1\n'
-    )
-    (tmp_path / "migrate.toml").write_text(config)
-    assert (
-        run("--config", str(tmp_path / "migrate.toml"), "db", "upgrade", cwd=tmp_path).returncode
-        == 0
     )
     with serving(tmp_path, config) as base:
         warm = requests.get(base + "/news/atom.xml", timeout=5)
