@@ -102,7 +102,7 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|---|")
     ok = True
     for name, url in backends:
-        if url is None:
+        if not url:
             print(f"| {name} | skipped: no --postgres URL or $SYNDICATOR_TEST_DATABASE_URL |")
             continue
         rates = {}

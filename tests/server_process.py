@@ -13,6 +13,8 @@ from pathlib import Path
 
 import requests
 
+ROOT = Path(__file__).resolve().parent.parent  # the tree under test, whatever is installed
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -30,6 +32,7 @@ def serving(folder: Path, config: str, *, start_seconds: float = 30) -> Iterator
     port = free_port()
     (folder / "config.toml").write_text(config, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     upgrade = [sys.executable, "-m", "syndicator", "db", "upgrade"]
     migrated = subprocess.run(upgrade, cwd=folder, env=env, capture_output=True, text=True)
     assert migrated.returncode == 0, migrated.stderr

@@ -25,21 +25,26 @@ log = logging.getLogger(__name__)
 GRACE_SECONDS = 1.0
 
 
-class SheddingServer(TcpWSGIServer):  # type: ignore[misc]
+class SheddingServer(TcpWSGIServer):
     """A waitress TCP server that sheds idle connections at its connection limit."""
 
     def readable(self) -> bool:
-        if self.accepting and len(self._map) >= self.adj.connection_limit:
+        if self.accepting and self._open() >= self.adj.connection_limit:
             self._shed_idle(time.time())
         return bool(super().readable())
 
+    def _open(self) -> int:
+        """Open sockets, as waitress counts them against the limit (its own two included)."""
+        return len(self._map)  # type: ignore[attr-defined]  # asyncore's map; not in the stubs
+
     def _shed_idle(self, now: float) -> None:
         # Make room for a tenth of the limit at once, so a burst does not shed one by one.
-        room = len(self._map) - self.adj.connection_limit + max(1, self.adj.connection_limit // 10)
+        room = self._open() - self.adj.connection_limit + max(1, self.adj.connection_limit // 10)
+        channels: dict[int, Any] = self.active_channels  # type: ignore[assignment]  # stubs: wrong
         idle = sorted(
             (
                 channel
-                for channel in self.active_channels.values()
+                for channel in channels.values()
                 if not channel.requests
                 and not channel.total_outbufs_len
                 and not channel.will_close
@@ -69,10 +74,10 @@ def create(app: Any, *, host: str, port: int, settings: Server) -> Any:
     dispatcher.set_thread_count(adj.threads)
     sockets: dict[int, Any] = {}
     servers = [
-        SheddingServer(app, sockets, dispatcher=dispatcher, adj=adj, sockinfo=sockinfo)
+        SheddingServer(app, sockets, dispatcher=dispatcher, adj=adj, sockinfo=sockinfo)  # type: ignore[arg-type]
         for sockinfo in adj.listen
     ]
     if len(servers) == 1:
         return servers[0]
-    listening = [(server.effective_host, server.effective_port) for server in servers]
+    listening = [(str(name[0]), int(name[1])) for name in (s.getsockname() for s in servers)]
     return MultiSocketServer(sockets, adj, listening, dispatcher, servers[0].log_info)
