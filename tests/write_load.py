@@ -38,7 +38,8 @@ class Made:
     subscribers: set[str] = field(default_factory=set)
     webhooks: set[int] = field(default_factory=set)
     statuses: list[tuple[str, int]] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)  # each write's latency
+    elapsed: list[float] = field(default_factory=list)  # each run's wall-clock time
 
     def merge(self, other: Made) -> None:
         self.posts |= other.posts
@@ -47,6 +48,7 @@ class Made:
         self.webhooks |= other.webhooks
         self.statuses += other.statuses
         self.seconds += other.seconds
+        self.elapsed += other.elapsed
 
     def server_errors(self) -> list[tuple[str, int]]:
         return [(kind, status) for kind, status in self.statuses if status >= 500]
@@ -124,10 +126,8 @@ class Writer:
         return response
 
 
-def run(
-    base: str, token: str, *, writers: int, writes: int, prefix: str = "w"
-) -> tuple[Made, float]:
-    """`writers` threads of `writes` each; what they made, and the wall-clock seconds.
+def run(base: str, token: str, *, writers: int, writes: int, prefix: str = "w") -> Made:
+    """`writers` threads of `writes` each: what they made, and the run's wall-clock seconds.
 
     Titles and addresses start with `prefix`, so runs against one server do not collide.
     """
@@ -135,11 +135,10 @@ def run(
     started = time.perf_counter()
     with ThreadPoolExecutor(writers) as pool:
         results = list(pool.map(lambda client: client.run(writes), clients))
-    elapsed = time.perf_counter() - started
-    total = Made()
+    total = Made(elapsed=[time.perf_counter() - started])
     for result in results:
         total.merge(result)
-    return total, elapsed
+    return total
 
 
 def config_text(database_url: str, content_dir: str, token: str) -> str:
