@@ -30,13 +30,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the write mix and the server runner the tests use
 
+import write_load  # noqa: E402
+from server_process import serving  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
-
-from tests import write_load  # noqa: E402
-from tests.server_process import serving  # noqa: E402
 
 TOKEN = "bench-token"
 WRITER_COUNTS = (1, 6)

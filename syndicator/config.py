@@ -226,7 +226,7 @@ def _build(cls: type, raw: Any, section: str, source: str, env: typing.Mapping[s
         if name not in known or key in _HIDDEN.get(section, ()):
             raise ConfigError(source, f"{section}.{key}", "unknown key")
         expected = _field_type(cls, name)
-        if dataclasses.is_dataclass(expected):
+        if isinstance(expected, type) and dataclasses.is_dataclass(expected):
             values[name] = _build(expected, value, f"{section}.{key}", source, env)
         else:
             values[name] = _check_type(value, expected, f"{section}.{key}", source)
@@ -235,7 +235,7 @@ def _build(cls: type, raw: Any, section: str, source: str, env: typing.Mapping[s
             values[name] = env[variable]
     for name in known:
         sub_type = _field_type(cls, name)
-        if dataclasses.is_dataclass(sub_type) and name not in values:
+        if isinstance(sub_type, type) and dataclasses.is_dataclass(sub_type) and name not in values:
             values[name] = _build(sub_type, {}, f"{section}.{name}", source, env)
     return cls(**values)
 

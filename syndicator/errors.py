@@ -28,8 +28,12 @@ class PostNotFound(NotFound):
     pass
 
 
-class PostGone(SyndicatorError):
-    """The post existed and was deleted (HTTP 410)."""
+class Gone(SyndicatorError):
+    """Something that existed and is no longer usable (HTTP 410)."""
+
+
+class PostGone(Gone):
+    """The post existed and was deleted."""
 
 
 class InvalidInput(SyndicatorError):
@@ -50,6 +54,25 @@ class Conflict(SyndicatorError):
 
 class StorageUnavailable(SyndicatorError):
     """The database does not answer (down, refusing connections, out of connections)."""
+
+
+class SlugTaken(Conflict):
+    """A live post of the feed already holds this slug."""
+
+    def __init__(self, feed_slug: str, slug: str) -> None:
+        self.feed_slug, self.slug = feed_slug, slug
+        super().__init__(
+            f"the slug '{slug}' is already used by another post of feed '{feed_slug}'",
+            {"slug": "is already used by another post"},
+        )
+
+
+class MalformedRequest(SyndicatorError):
+    """A request the service cannot even read, such as a cursor it never gave out (HTTP 400)."""
+
+    def __init__(self, fields: Mapping[str, str], message: str = "malformed request") -> None:
+        self.fields = dict(fields)
+        super().__init__(message)
 
 
 class BadPostFile(SyndicatorError):

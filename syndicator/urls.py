@@ -7,6 +7,7 @@ same string wherever it appears.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from syndicator.feeds.formats import FILENAMES
 
@@ -23,7 +24,7 @@ class Urls:
 
     def listing_path(self, feed: str, tag: str | None = None, page: int = 1) -> str:
         """The path of an HTML list: a feed or a tag, page 1 being the bare URL."""
-        path = f"/{feed}/" if tag is None else f"/{feed}/tags/{tag}/"
+        path = f"/{feed}/" if tag is None else f"/{feed}/tags/{quote(tag, safe='')}/"
         return path if page == 1 else f"{path}page/{page}/"
 
     def listing(self, feed: str, tag: str | None = None, page: int = 1) -> str:
@@ -40,3 +41,11 @@ class Urls:
 
     def post(self, feed: str, slug: str) -> str:
         return self._join(self.post_path(feed, slug))
+
+    def confirm(self, token: str) -> str:
+        """The page a confirmation mail links to."""
+        return self._join(f"/confirm/{quote(token, safe='')}")
+
+    def unsubscribe(self, token: str) -> str:
+        """The page (and RFC 8058 one-click target) every mail's unsubscribe link points at."""
+        return self._join(f"/unsubscribe/{quote(token, safe='')}")

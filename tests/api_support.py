@@ -1,7 +1,7 @@
 """Helpers for the admin API tests: an authorised client and a real server on 127.0.0.1.
 
-Test modules import the fixtures they use (`from api_support import api, make_config`);
-the `make_config` here wraps conftest's so every core those tests build has a token.
+Test modules import the fixtures they use (`from api_support import api`) and say
+that their cores have the admin token: `pytestmark = pytest.mark.config(admin=ADMIN)`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from werkzeug.serving import make_server
 
 TOKEN = "s3cret-admin-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+ADMIN = {"token": TOKEN}  # the [admin] section of every API test's config
 
 
 class Api:
@@ -37,17 +38,6 @@ class Api:
         response = self.post(f"/api/feeds/{feed}/posts", json=fields)
         assert response.status_code == 201, response.get_json()
         return response.get_json()
-
-
-@pytest.fixture
-def make_config(make_config: Callable[..., Any]) -> Callable[..., Any]:
-    """conftest's config factory, with the admin token set unless a test says otherwise."""
-
-    def make(**sections: dict[str, Any]) -> Any:
-        sections["admin"] = {"token": TOKEN, **sections.get("admin", {})}
-        return make_config(**sections)
-
-    return make
 
 
 @pytest.fixture

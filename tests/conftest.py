@@ -1,4 +1,4 @@
-"""Shared fixtures: real SQLite files, the real PostgreSQL, an injected clock.
+"""Shared fixtures: real SQLite files, the real PostgreSQL, an injected clock, factories.
 
 PostgreSQL tests run when SYNDICATOR_TEST_DATABASE_URL is set (CI sets it) and
 are skipped otherwise, so a newcomer's plain `pytest` passes. Each PostgreSQL
@@ -10,18 +10,20 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import factories
 import pytest
 import yaml
+from factories import FakeClock, build_core, import_folder
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from syndicator import config as config_module
 from syndicator import core as core_module
-from syndicator import db
+from syndicator.models import Subscriber, WebhookEndpoint
 from syndicator.posts import importer
 
 PG_URL = os.environ.get("SYNDICATOR_TEST_DATABASE_URL")
@@ -29,20 +31,6 @@ PG_URL = os.environ.get("SYNDICATOR_TEST_DATABASE_URL")
 # checkout the environment has installed.
 _ROOT = str(Path(__file__).parent.parent)
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")]))
-
-
-class FakeClock:
-    """A clock tests move by hand instead of sleeping or patching datetime."""
-
-    def __init__(self, start: datetime) -> None:
-        self.moment = start
-
-    def __call__(self) -> datetime:
-        return self.moment
-
-    def advance(self, **delta: float) -> datetime:
-        self.moment += timedelta(**delta)
-        return self.moment
 
 
 @pytest.fixture
@@ -134,17 +122,34 @@ def blog(tmp_path: Path) -> Blog:
     return Blog(root)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "config(**sections): config sections every core of the marked tests starts from",
+    )
+
+
 @pytest.fixture
-def make_config(tmp_path: Path, database_url: str, blog: Blog) -> Callable[..., Any]:
-    """Config for one test: its own database and content folder; sections overridable."""
+def make_config(
+    request: pytest.FixtureRequest, tmp_path: Path, database_url: str, blog: Blog
+) -> Callable[..., config_module.Config]:
+    """Config for one test: its own database and content folder; sections overridable.
+
+    A `config` marker on the test or its module (`pytestmark = pytest.mark.config(
+    admin={"token": TOKEN})`) sets sections for every config the test makes;
+    keyword arguments override them again.
+    """
+    marker = request.node.get_closest_marker("config")
+    preset: dict[str, dict[str, Any]] = dict(marker.kwargs) if marker else {}
 
     def make(**sections: dict[str, Any]) -> config_module.Config:
         data: dict[str, Any] = {
             "storage": {"database_url": database_url, "content_dir": str(blog.root)},
             "email": {"maildir": str(tmp_path / "mail")},
         }
-        for name, values in sections.items():
-            data[name] = {**data.get(name, {}), **values}
+        for layer in (preset, sections):
+            for name, values in layer.items():
+                data[name] = {**data.get(name, {}), **values}
         return config_module.from_mapping(data, source="test", base_dir=tmp_path, env={})
 
     return make
@@ -152,14 +157,17 @@ def make_config(tmp_path: Path, database_url: str, blog: Blog) -> Callable[..., 
 
 @pytest.fixture
 def make_core(
-    make_config: Callable[..., Any], clock: FakeClock
+    make_config: Callable[..., config_module.Config], clock: FakeClock
 ) -> Iterator[Callable[..., core_module.Core]]:
-    """Build a migrated Core on the test's database with overridden config sections."""
+    """Build a migrated Core on the test's database with overridden config sections.
+
+    Every core a test builds comes from here (or, outside a fixture's reach, from
+    `factories.build_core`), and is closed when the test ends.
+    """
     built: list[core_module.Core] = []
 
     def make(**sections: dict[str, Any]) -> core_module.Core:
-        instance = core_module.build(make_config(**sections), clock=clock)
-        db.upgrade(instance.engine)
+        instance = build_core(make_config(**sections), clock)
         built.append(instance)
         return instance
 
@@ -173,16 +181,52 @@ def core(make_core: Callable[..., core_module.Core]) -> core_module.Core:
     return make_core()
 
 
-def import_folder(core: core_module.Core, folder: Path) -> importer.SyncReport:
-    with core.transaction() as session:
-        return importer.sync(session, folder, core.timezone, core.now())
-
-
 @pytest.fixture
 def sync(core: core_module.Core, blog: Blog) -> Callable[[], importer.SyncReport]:
     """Import the test's content folder now."""
 
     return lambda: import_folder(core, blog.root)
+
+
+def _on_test_core(request: pytest.FixtureRequest, add: Callable[..., Any]) -> Callable[..., Any]:
+    """`add` bound to the test's `core`, or to the core passed as `core=`.
+
+    The test's core is only built when used, so tests that make their own cores
+    with `make_core(...)` do not pay for one more. The fixtures below take
+    `database_url` only so that a test using them runs on both databases, which
+    also lets the lazy `core` find its parameter.
+    """
+
+    def make(*args: Any, core: core_module.Core | None = None, **overrides: Any) -> Any:
+        return add(core or request.getfixturevalue("core"), *args, **overrides)
+
+    return make
+
+
+@pytest.fixture
+def make_feed(request: pytest.FixtureRequest, database_url: str) -> Callable[..., str]:
+    """`make_feed(slug="news", title=..., core=...)`: a feed row; its slug."""
+    return _on_test_core(request, factories.add_feed)
+
+
+@pytest.fixture
+def make_post(request: pytest.FixtureRequest, database_url: str) -> Callable[..., int]:
+    """`make_post(title="A post", feed="news", **post_data, core=...)`: a post, live now; its id."""
+    return _on_test_core(request, factories.add_post)
+
+
+@pytest.fixture
+def make_endpoint(
+    request: pytest.FixtureRequest, database_url: str
+) -> Callable[..., WebhookEndpoint]:
+    """`make_endpoint(url=..., **fields, core=...)`: a webhook endpoint, private targets allowed."""
+    return _on_test_core(request, factories.add_endpoint)
+
+
+@pytest.fixture
+def make_subscriber(request: pytest.FixtureRequest, database_url: str) -> Callable[..., Subscriber]:
+    """`make_subscriber(email=..., feed=..., frequency=..., confirmed=True, core=...)`."""
+    return _on_test_core(request, factories.add_subscriber)
 
 
 @pytest.fixture

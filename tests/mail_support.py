@@ -22,6 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+from factories import add_post, add_subscriber
 
 
 def free_port() -> int:
@@ -187,47 +188,6 @@ def smtp_email_config(port: int, **smtp: Any) -> dict[str, Any]:
             **smtp,
         },
     }
-
-
-def build_core(config: Any, clock: Any) -> Any:
-    """A migrated core for a special config, like conftest's `core` fixture."""
-    from syndicator import core as core_module
-    from syndicator import db
-
-    instance = core_module.build(config, clock=clock)
-    core_module.prepare(instance, migrate=True)
-    if instance.engine.dialect.name != "sqlite":
-        db.upgrade(instance.engine)
-    return instance
-
-
-def add_feed(core: Any, slug: str = "news", title: str = "News Feed") -> None:
-    from syndicator.feeds import catalog
-
-    with core.transaction() as session:
-        catalog.upsert(session, slug, catalog.FeedSettings(title=title), core.now())
-
-
-def add_post(
-    core: Any, title: str, *, feed: str = "news", body: str = "Some *text*.", **extra: Any
-) -> int:
-    from syndicator.posts import store
-
-    data = store.PostData(title=title, published_at=core.now(), content_source=body, **extra)
-    with core.transaction() as session:
-        return store.create(session, feed, data, store.Origin(), core.now()).id
-
-
-def add_subscriber(
-    core: Any, email: str, *, feed: str = "news", frequency: str = "daily", confirmed: bool = True
-) -> Any:
-    from syndicator.mail import subscriptions
-
-    request = subscriptions.Request(feed, email, frequency)
-    with core.transaction() as session:
-        return subscriptions.add(
-            session, request, core.config, core.timezone, core.now(), confirmed=confirmed
-        )
 
 
 def reader_with_one_new_post(core: Any, clock: Any, email: str = "ann@example.org") -> Any:

@@ -7,10 +7,12 @@ import logging
 
 import pytest
 import requests
-from api_support import AUTH, TOKEN, Api, api, live_server, make_config  # noqa: F401
+from api_support import ADMIN, AUTH, TOKEN, Api, api, live_server  # noqa: F401
 
 from syndicator import config as config_module
 from syndicator.web import create_app
+
+pytestmark = pytest.mark.config(admin=ADMIN)  # every core here has the admin token
 
 ROUTES = [
     ("get", "/api/feeds/news/posts"),
@@ -22,14 +24,8 @@ ROUTES = [
 
 
 @pytest.fixture
-def no_token_client(make_config, clock, blog):
-    from syndicator import core as core_module
-    from syndicator import db
-
-    core = core_module.build(make_config(admin={"token": ""}), clock=clock)
-    db.upgrade(core.engine)
-    yield create_app(core=core).test_client()
-    core.close()
+def no_token_client(make_core, blog):
+    return create_app(core=make_core(admin={"token": ""})).test_client()
 
 
 @pytest.mark.parametrize("method, path", ROUTES)

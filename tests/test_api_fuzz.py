@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from api_support import AUTH, make_config  # noqa: F401
+from api_support import ADMIN, AUTH
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
+
+pytestmark = pytest.mark.config(admin=ADMIN)  # every core here has the admin token
 
 MAX_EXAMPLES = 60
 # The routes this run covers; each resource adds its own prefix as it joins the fuzz run.

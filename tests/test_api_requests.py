@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import pytest
-from api_support import api, make_config  # noqa: F401
+from api_support import ADMIN, Api, api  # noqa: F401
+from factories import import_folder
+
+pytestmark = pytest.mark.config(admin=ADMIN)  # every core here has the admin token
 
 CREATE = "/api/feeds/news/posts"
 
@@ -66,27 +69,16 @@ def test_merge_patch_media_type_is_accepted_for_patch(api):
     assert response.get_json()["title"] == "After"
 
 
-def test_a_body_over_the_configured_limit_is_413_and_changes_nothing(make_config, clock, blog):
-    from syndicator import core as core_module
-    from syndicator import db
-    from syndicator.posts import importer
+def test_a_body_over_the_configured_limit_is_413_and_changes_nothing(make_core, blog):
     from syndicator.web import create_app
 
     blog.feed("news")
-    core = core_module.build(make_config(admin={"max_body_bytes": 200}), clock=clock)
-    db.upgrade(core.engine)
-    with core.transaction() as session:
-        importer.sync(session, blog.root, core.timezone, core.now())
-    client = create_app(core=core).test_client()
-    from api_support import Api
-
-    admin = Api(client)
-    try:
-        error_of(admin.post(CREATE, json={"title": "x" * 300}), 413)
-        assert admin.post(CREATE, json={"title": "x" * 100}).status_code == 201
-        assert len(admin.get(CREATE).get_json()["items"]) == 1
-    finally:
-        core.close()
+    core = make_core(admin={"max_body_bytes": 200})
+    import_folder(core, blog.root)
+    admin = Api(create_app(core=core).test_client())
+    error_of(admin.post(CREATE, json={"title": "x" * 300}), 413)
+    assert admin.post(CREATE, json={"title": "x" * 100}).status_code == 201
+    assert len(admin.get(CREATE).get_json()["items"]) == 1
 
 
 def test_the_default_limit_is_one_mebibyte(api):

@@ -8,11 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
+from api_support import ADMIN, AUTH, Api, api  # noqa: F401  (fixtures)
 from click.testing import CliRunner
 
 from syndicator.cli import cli
 from syndicator.mail import sender
-from tests.api_support import AUTH, Api, api, make_config  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.config(admin=ADMIN)  # every core here has the admin token
 
 
 def add(api: Api, email: str, **fields: Any) -> Any:  # noqa: F811
@@ -88,7 +91,7 @@ def test_routes_need_the_token_and_match_the_openapi_document(api: Api) -> None:
 
 
 def test_cli_add_import_list_export_remove_and_send(
-    make_config: Any,  # noqa: F811
+    make_config: Any,
     blog: Any,
     tmp_path: Path,
     sync: Any,

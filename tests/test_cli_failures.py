@@ -7,8 +7,7 @@ import mailbox
 from pathlib import Path
 
 import pytest
-
-from tests.test_cli import run
+from test_cli import run
 
 REFUSING = "postgresql+psycopg://postgres@127.0.0.1:9/nothing?connect_timeout=2"
 

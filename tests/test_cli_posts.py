@@ -9,10 +9,12 @@ import sys
 
 import feedcheck
 import pytest
-from api_support import api, make_config  # noqa: F401
+from api_support import ADMIN, api  # noqa: F401
 from click.testing import CliRunner
 
 from syndicator.cli import cli
+
+pytestmark = pytest.mark.config(admin=ADMIN)  # every core here has the admin token
 
 
 @pytest.fixture

@@ -7,20 +7,20 @@ forbids to log in, ending its open connections.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
 import requests
+from server_process import serving
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from syndicator import config as config_module
 from syndicator import core as core_module
 from syndicator.web import create_app
-from tests.conftest import PG_URL
-from tests.server_process import serving
 
 TOKEN = "outage-test-token"
 FEED_RULE = '/<feed>/<any(\\"atom.xml\\", \\"rss.xml\\", \\"feed.json\\"):filename>'  # escaped
@@ -30,9 +30,9 @@ class Role:
     """A PostgreSQL login role for one test, which the test can lock out."""
 
     def __init__(self, schema_url: str) -> None:
-        assert PG_URL is not None
+        admin_url = os.environ["SYNDICATOR_TEST_DATABASE_URL"]  # the postgres_url fixture needs it
         self.name = f"outage_{uuid.uuid4().hex[:10]}"
-        self.admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        self.admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
         self.schema = make_url(schema_url).query["options"].split("=", 1)[1]
         self.url = make_url(schema_url).set(username=self.name).render_as_string(False)
 

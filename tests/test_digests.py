@@ -19,6 +19,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from factories import FakeClock, add_feed, add_post, add_subscriber, build_core
+from mail_support import smtp_email_config, smtp_server
 from sqlalchemy import select
 
 from syndicator import config as config_module
@@ -27,15 +29,6 @@ from syndicator.config import Digest
 from syndicator.mail import digests, sender, subscriptions
 from syndicator.models import Frequency, MailMessage, MailStatus, Subscriber, SubscriberStatus
 from syndicator.posts import store
-from tests.conftest import FakeClock
-from tests.mail_support import (
-    add_feed,
-    add_post,
-    add_subscriber,
-    build_core,
-    smtp_email_config,
-    smtp_server,
-)
 
 
 @pytest.fixture

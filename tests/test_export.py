@@ -26,7 +26,7 @@ def test_export_writes_every_page_and_feed_byte_identical(blog, sync, app, core,
 
 
 def test_export_includes_older_pages(blog, make_core, tmp_path: Path):
-    from conftest import import_folder
+    from factories import import_folder
 
     from syndicator.web import create_app
 

@@ -13,7 +13,7 @@ BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 @pytest.fixture
 def warm(blog, sync, make_core):
     """An app whose feeds (main, a tag, page 2) were each fetched once."""
-    from conftest import import_folder
+    from factories import import_folder
 
     from syndicator.web import create_app
 

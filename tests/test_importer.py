@@ -6,7 +6,6 @@ from pathlib import Path
 from sqlalchemy import select
 
 from syndicator.models import Feed, Post
-from syndicator.posts import store
 
 DATA = Path(__file__).parent / "data" / "posts"
 
@@ -145,17 +144,10 @@ def test_missing_feed_toml_is_an_error_and_keeps_existing_posts(core, blog, sync
     assert stored(core)["first"].deleted_at is None
 
 
-def test_api_posts_are_never_touched_by_an_import(core, blog, sync, clock):
+def test_api_posts_are_never_touched_by_an_import(core, blog, sync, make_post):
     blog.feed("news")
     sync()
-    with core.transaction() as session:
-        store.create(
-            session,
-            "news",
-            store.PostData(title="From the API", published_at=clock()),
-            store.Origin(),
-            clock(),
-        )
+    make_post("From the API")
     report = sync()
     assert report.deleted == []
     assert stored(core)["from-the-api"].deleted_at is None

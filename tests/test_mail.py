@@ -15,7 +15,14 @@ import dkim
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from factories import FakeClock, add_feed, build_core
 from lxml import html as lxml_html
+from mail_support import (
+    reader_with_one_new_post,
+    self_signed,
+    smtp_email_config,
+    smtp_server,
+)
 
 from syndicator import config as config_module
 from syndicator import worker
@@ -23,15 +30,6 @@ from syndicator.errors import ConfigError
 from syndicator.mail import compose, digests, sender, transports
 from syndicator.models import Feed, Post, PostTag
 from syndicator.urls import Urls
-from tests.conftest import FakeClock
-from tests.mail_support import (
-    add_feed,
-    build_core,
-    reader_with_one_new_post,
-    self_signed,
-    smtp_email_config,
-    smtp_server,
-)
 
 
 def envelope(to: str = "ann@example.org", subject: str = "hello") -> transports.Envelope:
@@ -199,7 +197,8 @@ def test_digest_headers_and_both_parts_as_a_mail_client_reads_them() -> None:
         f"https://blog.example.org/news/post-{n}/pic.png" for n in (2, 1, 0)
     ]
     assert page.xpath("//link | //script | //style") == []  # inline styles only: Gmail, Outlook
-    assert all(cell.get("style") for cell in page.xpath("//td"))
+    cells = page.xpath("//td")
+    assert cells and all(cell.get("style") for cell in cells)  # a table layout, styled inline
     headings = [h.text_content() for h in page.xpath("//h2")]
     assert headings == ["Post 2 & more", "Post 1 & more", "Post 0 & more"]  # newest first
 

@@ -64,7 +64,7 @@ def test_post_page_is_sanitized(posts, client):
 
 
 def test_list_pages_are_paged(blog, make_core):
-    from conftest import import_folder
+    from factories import import_folder
 
     from syndicator.web import create_app
 

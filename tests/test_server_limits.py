@@ -9,10 +9,10 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from server_process import serving
 
 from syndicator import config as config_module
 from syndicator.errors import ConfigError
-from tests.server_process import serving
 
 
 def test_idle_connections_past_the_limit_leave_room_for_a_new_client(tmp_path, blog):

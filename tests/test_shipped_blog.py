@@ -6,7 +6,7 @@ from pathlib import Path
 import feedcheck
 import feedparser
 import pytest
-from conftest import import_folder
+from factories import import_folder
 
 from syndicator.feeds import documents, formats
 from syndicator.web import create_app

@@ -15,14 +15,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from syndicator.feeds import catalog
 from syndicator.models import Post
 from syndicator.posts import store
 
 
-def test_six_writers_that_read_first_all_commit(core: Any) -> None:
-    with core.transaction() as session:
-        catalog.upsert(session, "news", catalog.FeedSettings(title="News"), core.now())
+def test_six_writers_that_read_first_all_commit(core: Any, make_feed: Any) -> None:
+    make_feed()
 
     def write(worker: int) -> None:
         for number in range(40):
@@ -38,14 +36,13 @@ def test_six_writers_that_read_first_all_commit(core: Any) -> None:
         assert session.scalar(select(func.count()).select_from(Post)) == 240
 
 
-def test_a_writer_gets_its_turn_while_others_write_back_to_back(core: Any) -> None:
+def test_a_writer_gets_its_turn_while_others_write_back_to_back(core: Any, make_feed: Any) -> None:
     """Writers that commit and write again at once must not keep another waiting:
     SQLite alone lets a waiting writer poll with growing sleeps, and it lost to
     them for dozens of turns."""
     if core.engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL writers queue on row locks, not on SQLite's busy polling")
-    with core.transaction() as session:
-        catalog.upsert(session, "news", catalog.FeedSettings(title="News"), core.now())
+    make_feed()
     order: list[str] = []
     asked_at: list[int] = []
     busy_writing = threading.Barrier(4)

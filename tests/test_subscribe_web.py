@@ -10,12 +10,13 @@ import mailbox
 import re
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from factories import FakeClock, add_feed, build_core
+from mail_support import free_port, smtp_server
 from sqlalchemy import func, select, text
 from werkzeug.serving import make_server
 
@@ -24,23 +25,16 @@ from syndicator import worker
 from syndicator.mail import sender, subscriptions
 from syndicator.models import MailMessage, Subscriber, SubscriberStatus
 from syndicator.web import create_app
-from tests.conftest import FakeClock
-from tests.mail_support import add_feed, add_post, build_core, free_port, smtp_server
 
 EMAIL = "ann@example.org"
 
 
 @pytest.fixture
-def site(make_config: Any, clock: FakeClock, tmp_path: Path) -> Iterator[Any]:
+def site(make_core: Any, make_feed: Any, tmp_path: Path) -> Site:
     """A core with generous rate limits, its Flask client, and the maildir it writes."""
-    core = build_core(
-        make_config(digest={"subscribe_limit_per_ip": 50, "subscribe_limit_per_email": 20}),
-        clock,
-    )
-    add_feed(core)
-    app = create_app(core=core)
-    yield Site(core, app.test_client(), tmp_path / "mail")
-    core.close()
+    core = make_core(digest={"subscribe_limit_per_ip": 50, "subscribe_limit_per_email": 20})
+    make_feed(core=core)
+    return Site(core, create_app(core=core).test_client(), tmp_path / "mail")
 
 
 class Site:
@@ -66,12 +60,12 @@ class Site:
 
 
 def test_opt_in_digest_and_one_click_unsubscribe_through_the_running_app(
-    make_config: Any, clock: FakeClock
+    make_core: Any, make_feed: Any, make_post: Any, clock: FakeClock
 ) -> None:
     web_port = free_port()
     base = f"http://127.0.0.1:{web_port}"
     with smtp_server() as (recorder, smtp_port):
-        config = make_config(
+        core = make_core(
             site={"base_url": base},
             email={
                 "backend": "smtp",
@@ -79,8 +73,7 @@ def test_opt_in_digest_and_one_click_unsubscribe_through_the_running_app(
                 "smtp": {"host": "127.0.0.1", "port": smtp_port, "security": "none"},
             },
         )
-        core = build_core(config, clock)
-        add_feed(core)
+        make_feed(core=core)
         server = make_server("127.0.0.1", web_port, create_app(core=core), threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
@@ -98,7 +91,7 @@ def test_opt_in_digest_and_one_click_unsubscribe_through_the_running_app(
             assert "Confirm</button>" in requests.get(confirm_url, timeout=5).text
             assert "Subscription confirmed" in requests.post(confirm_url, timeout=5).text
             clock.advance(minutes=5)
-            add_post(core, "Post one")
+            make_post("Post one", core=core)
             clock.advance(days=1)
             worker.tick(core)
             digest = recorder.to(EMAIL)[-1]
@@ -112,13 +105,12 @@ def test_opt_in_digest_and_one_click_unsubscribe_through_the_running_app(
             )
             assert one_click.status_code == 200
             clock.advance(minutes=5)
-            add_post(core, "Post two")
+            make_post("Post two", core=core)
             clock.advance(days=1)
             worker.tick(core)
         finally:
             server.shutdown()
             thread.join()
-            core.close()
     assert [m["Subject"] for m in recorder.to(EMAIL)] == [
         "Confirm your subscription to News Feed",
         "News Feed: 1 new post",
@@ -155,17 +147,21 @@ def test_an_invalid_address_is_refused_and_nothing_is_queued(site: Site) -> None
 
 
 def test_unknown_feed_is_404(site: Site) -> None:
-    assert site.client.post("/nope/subscribe", json={"email": EMAIL}).status_code == 404
+    as_json = site.client.post("/nope/subscribe", json={"email": EMAIL})
+    assert as_json.status_code == 404
+    assert as_json.get_json()["error"] == {
+        "code": "not_found",
+        "message": "no feed called 'nope'",
+        "fields": {},
+    }
     assert site.client.post("/nope/subscribe", data={"email": EMAIL}).status_code == 404
 
 
 def test_subscribe_is_rate_limited_per_client_and_per_address(
-    make_config: Any, clock: FakeClock
+    make_core: Any, make_feed: Any, clock: FakeClock
 ) -> None:
-    core = build_core(
-        make_config(digest={"subscribe_limit_per_ip": 3, "subscribe_limit_per_email": 2}), clock
-    )
-    add_feed(core)
+    core = make_core(digest={"subscribe_limit_per_ip": 3, "subscribe_limit_per_email": 2})
+    make_feed(core=core)
     client = create_app(core=core).test_client()
 
     def post(email: str, ip: str) -> int:
@@ -173,16 +169,13 @@ def test_subscribe_is_rate_limited_per_client_and_per_address(
             "/news/subscribe", json={"email": email}, environ_base={"REMOTE_ADDR": ip}
         ).status_code
 
-    try:
-        per_address = [post(EMAIL, f"10.0.0.{n}") for n in range(3)]
-        per_client = [post(f"r{n}@example.org", "10.9.9.9") for n in range(4)]
-        limited = client.post(
-            "/news/subscribe", json={"email": EMAIL}, environ_base={"REMOTE_ADDR": "10.0.0.7"}
-        )
-        clock.advance(hours=1, seconds=1)
-        after_an_hour = post(EMAIL, "10.9.9.9")
-    finally:
-        core.close()
+    per_address = [post(EMAIL, f"10.0.0.{n}") for n in range(3)]
+    per_client = [post(f"r{n}@example.org", "10.9.9.9") for n in range(4)]
+    limited = client.post(
+        "/news/subscribe", json={"email": EMAIL}, environ_base={"REMOTE_ADDR": "10.0.0.7"}
+    )
+    clock.advance(hours=1, seconds=1)
+    after_an_hour = post(EMAIL, "10.9.9.9")
     assert per_address == [202, 202, 429]
     assert per_client == [202, 202, 202, 429]
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
@@ -251,8 +244,10 @@ def test_subscribing_again_after_unsubscribing_starts_a_new_opt_in(
     assert len(site.mails()) == 2
 
 
-def test_the_email_form_is_on_every_page_of_a_feed(site: Site, clock: FakeClock) -> None:
-    add_post(site.core, "Post one", tags=("Rivers",))
+def test_the_email_form_is_on_every_page_of_a_feed(
+    site: Site, make_post: Any, clock: FakeClock
+) -> None:
+    make_post("Post one", tags=("Rivers",), core=site.core)
     clock.advance(minutes=1)
     for path in ("/news/", "/news/post-one/", "/news/tags/rivers/"):
         body = site.client.get(path).get_data(as_text=True)

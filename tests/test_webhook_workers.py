@@ -12,9 +12,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from conftest import FakeClock
+from factories import FakeClock, add_feed, build_core
+from factories import add_post as publish
 from sqlalchemy import func, select
-from webhook_support import Receiver, Reply, add_feed, build_core, deliver, publish, real_now
+from webhook_support import Receiver, Reply, deliver, real_now
 
 from syndicator import config as config_module
 from syndicator import core as core_module

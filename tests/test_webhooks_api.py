@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import standardwebhooks
 from click.testing import CliRunner
-from conftest import FakeClock
-from webhook_support import FAST, Receiver, Reply, add_feed, build_core, deliver, real_now
+from factories import FakeClock
+from webhook_support import FAST, Receiver, Reply, deliver, real_now
 
 from syndicator import core as core_module
 from syndicator.cli import cli
@@ -22,17 +22,25 @@ TOKEN = "webhook-admin-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
+pytestmark = pytest.mark.config(admin={"token": TOKEN})  # every core here has this token
+
+
 @pytest.fixture
-def hook_clock() -> FakeClock:
+def clock() -> FakeClock:
+    """Receivers verify webhook timestamps against real time: the injected clock starts now."""
     return FakeClock(real_now())
 
 
 @pytest.fixture
-def core(make_config: Callable[..., Any], hook_clock: FakeClock) -> Iterator[core_module.Core]:
-    made = build_core(make_config(admin={"token": TOKEN}, webhooks=FAST), hook_clock)
-    add_feed(made)
-    yield made
-    made.close()
+def hook_clock(clock: FakeClock) -> FakeClock:
+    return clock
+
+
+@pytest.fixture
+def core(make_core: Callable[..., core_module.Core], make_feed: Any) -> core_module.Core:
+    made = make_core(webhooks=FAST)
+    make_feed(core=made)
+    return made
 
 
 @pytest.fixture
@@ -95,7 +103,7 @@ def test_lists_page_with_a_cursor(api, receiver) -> None:
         ({"url": "https://example.com/", "events": "post.published"}, "events", "list"),
         ({"url": "https://example.com/", "feeds": ["nope"]}, "feeds", "no feed"),
         ({"url": "https://example.com/", "colour": "red"}, "colour", "not a field"),
-        ({"url": "https://example.com/", "status": "paused"}, "status", "active or disabled"),
+        ({"url": "https://example.com/", "status": "paused"}, "status", "one of active, disabled"),
     ],
 )
 def test_bad_fields_get_a_422_naming_them(api, fields, field, says) -> None:
@@ -105,19 +113,14 @@ def test_bad_fields_get_a_422_naming_them(api, fields, field, says) -> None:
     assert error["code"] == "invalid_input" and says in error["fields"][field]
 
 
-def test_private_targets_are_refused_at_registration_unless_allowed(
-    make_config, hook_clock, receiver
-) -> None:
-    strict = build_core(make_config(admin={"token": TOKEN}), hook_clock)
-    try:
-        client = create_app(core=strict).test_client()
-        for url in (receiver.url(), "http://[::1]/x", "http://169.254.169.254/latest/meta-data"):
-            response = client.post("/api/webhooks", json={"url": url}, headers=AUTH)
-            assert response.status_code == 422
-            message = response.get_json()["error"]["fields"]["url"]
-            assert "public addresses" in message and "allow_private_targets" in message
-    finally:
-        strict.close()
+def test_private_targets_are_refused_at_registration_unless_allowed(make_core, receiver) -> None:
+    strict = make_core()
+    client = create_app(core=strict).test_client()
+    for url in (receiver.url(), "http://[::1]/x", "http://169.254.169.254/latest/meta-data"):
+        response = client.post("/api/webhooks", json={"url": url}, headers=AUTH)
+        assert response.status_code == 422
+        message = response.get_json()["error"]["fields"]["url"]
+        assert "public addresses" in message and "allow_private_targets" in message
 
 
 def test_patch_changes_fields_and_re_enables(api, receiver) -> None:
@@ -197,36 +200,30 @@ def _signed_by(secret: str, request: Any) -> bool:
 
 
 def test_deliveries_list_attempts_newest_first_and_retry_sends_again(
-    make_config, hook_clock
+    make_core, make_feed, hook_clock
 ) -> None:
     answers = iter([500, 502, 200])
     with Receiver(lambda _r: Reply(status=next(answers), body=b"nope")) as receiver:
-        core = build_core(
-            make_config(admin={"token": TOKEN}, webhooks={**FAST, "retry_schedule": [0, 1]}),
-            hook_clock,
-        )
-        try:
-            add_feed(core)
-            client = create_app(core=core).test_client()
-            hook = client.post("/api/webhooks", json={"url": receiver.url()}, headers=AUTH)
-            hook_id = hook.get_json()["id"]
-            post = client.post("/api/feeds/news/posts", json={"title": "Hi"}, headers=AUTH)
-            assert post.status_code == 201, post.get_json()
-            deliver(core)
-            hook_clock.advance(seconds=2)
-            deliver(core)
-            listed = client.get(f"/api/webhooks/{hook_id}/deliveries", headers=AUTH).get_json()
-            (item,) = listed["items"]
-            assert (item["event"], item["status"]) == ("post.published", "failed")
-            assert [a["status_code"] for a in item["attempts"]] == [502, 500]
-            assert item["attempts"][0]["response"] == "nope"
-            assert {"at", "duration_ms", "error"} <= set(item["attempts"][0])
-            retried = client.post(f"/api/deliveries/{item['id']}/retry", headers=AUTH).get_json()
-            assert retried["status"] == "succeeded"
-            assert [a["status_code"] for a in retried["attempts"]] == [200, 502, 500]
-            assert len({r.headers["webhook-id"] for r in receiver.received}) == 1
-        finally:
-            core.close()
+        core = make_core(webhooks={**FAST, "retry_schedule": [0, 1]})
+        make_feed(core=core)
+        client = create_app(core=core).test_client()
+        hook = client.post("/api/webhooks", json={"url": receiver.url()}, headers=AUTH)
+        hook_id = hook.get_json()["id"]
+        post = client.post("/api/feeds/news/posts", json={"title": "Hi"}, headers=AUTH)
+        assert post.status_code == 201, post.get_json()
+        deliver(core)
+        hook_clock.advance(seconds=2)
+        deliver(core)
+        listed = client.get(f"/api/webhooks/{hook_id}/deliveries", headers=AUTH).get_json()
+        (item,) = listed["items"]
+        assert (item["event"], item["status"]) == ("post.published", "failed")
+        assert [a["status_code"] for a in item["attempts"]] == [502, 500]
+        assert item["attempts"][0]["response"] == "nope"
+        assert {"at", "duration_ms", "error"} <= set(item["attempts"][0])
+        retried = client.post(f"/api/deliveries/{item['id']}/retry", headers=AUTH).get_json()
+        assert retried["status"] == "succeeded"
+        assert [a["status_code"] for a in retried["attempts"]] == [200, 502, 500]
+        assert len({r.headers["webhook-id"] for r in receiver.received}) == 1
 
 
 def test_the_cli_manages_endpoints(make_config, receiver, tmp_path: Path, database_url) -> None:
@@ -264,16 +261,16 @@ def test_the_cli_manages_endpoints(make_config, receiver, tmp_path: Path, databa
     assert run("list").output == ""
 
 
-def test_deliveries_page_by_id_so_new_messages_shift_nothing(api, core, receiver) -> None:
-    from webhook_support import publish
-
+def test_deliveries_page_by_id_so_new_messages_shift_nothing(
+    api, core, make_post, receiver
+) -> None:
     hook = create(api, url=receiver.url())
     for number in range(5):
-        publish(core, f"Post {number}")
+        make_post(f"Post {number}")
     deliver(core)
     path = f"/api/webhooks/{hook['id']}/deliveries?limit=2"
     first = api("GET", path).get_json()
-    publish(core, "Newest")
+    make_post("Newest")
     deliver(core)
     rest, cursor = [], first["next_cursor"]
     while cursor:

@@ -1,6 +1,8 @@
 """The scheduler's tick: scheduled posts go live once, wherever they came from."""
 
+import pytest
 from sqlalchemy import select
+from webhook_support import FAST, Receiver
 
 from syndicator import worker
 from syndicator.models import Feed, Post
@@ -42,17 +44,15 @@ def test_tick_is_counted_in_metrics(core, client):
     assert "syndicator_worker_ticks_total 1.0" in body
 
 
-def test_webhook_attempts_are_counted_by_outcome(make_core):
-    from webhook_support import FAST, Receiver, add_endpoint, add_feed, publish
-
-    hook_core = make_core(webhooks=FAST)
-    add_feed(hook_core)
+@pytest.mark.config(webhooks=FAST)
+def test_webhook_attempts_are_counted_by_outcome(core, make_feed, make_endpoint, make_post):
+    make_feed()
     with Receiver() as receiver:
-        add_endpoint(hook_core, receiver.url())
-        add_endpoint(hook_core, "http://127.0.0.1:9/refused")
-        publish(hook_core, "Hello")
-        worker.tick(hook_core)
-    body = hook_core.metrics.exposition().decode()
+        make_endpoint(receiver.url())
+        make_endpoint("http://127.0.0.1:9/refused")
+        make_post("Hello")
+        worker.tick(core)
+    body = core.metrics.exposition().decode()
     assert 'syndicator_webhook_attempts_total{outcome="succeeded"} 1.0' in body
     assert 'syndicator_webhook_attempts_total{outcome="failed"} 1.0' in body
 

@@ -7,11 +7,11 @@ before write transactions began IMMEDIATE.
 
 from __future__ import annotations
 
+import write_load
+from server_process import serving
 from sqlalchemy import create_engine, func, select
 
 from syndicator.models import MailMessage, MailStatus, Post, Subscriber, WebhookEndpoint
-from tests import write_load
-from tests.server_process import serving
 
 TOKEN = "load-test-token"
 WRITERS = 6

@@ -1,4 +1,5 @@
-"""A real HTTP receiver on 127.0.0.1 that records every webhook request it gets."""
+"""A real HTTP receiver on 127.0.0.1 that records every webhook request it gets, and
+the webhook settings and read-backs the webhook tests share."""
 
 from __future__ import annotations
 
@@ -14,10 +15,8 @@ from typing import Any
 from sqlalchemy import select
 
 from syndicator import core as core_module
-from syndicator import db, worker
-from syndicator.feeds import catalog
+from syndicator import worker
 from syndicator.models import WebhookAttempt, WebhookEndpoint, WebhookMessage
-from syndicator.posts import store
 from syndicator.webhooks import endpoints
 
 
@@ -103,7 +102,7 @@ class Receiver:
         self.server.server_close()
 
 
-# --- a core set up for webhook tests -------------------------------------------------------
+# --- webhook settings and read-backs for tests ------------------------------------------
 
 FAST = {
     "allow_private_targets": True,
@@ -113,38 +112,9 @@ FAST = {
 }
 
 
-def build_core(config: Any, clock: Any) -> core_module.Core:
-    """A migrated core on the test's database (SQLite file or PostgreSQL schema)."""
-    core = core_module.build(config, clock=clock)
-    core_module.prepare(core, migrate=True)
-    if not db.is_sqlite(core.engine):
-        db.upgrade(core.engine)
-    return core
-
-
 def real_now() -> datetime:
     """Webhook timestamps are checked against the receiver's clock: start tests at now."""
     return datetime.now(UTC).replace(microsecond=0)
-
-
-def add_feed(core: core_module.Core, slug: str = "news") -> None:
-    with core.transaction() as session:
-        catalog.upsert(session, slug, catalog.FeedSettings(title=slug.title()), core.now())
-
-
-def add_endpoint(core: core_module.Core, url: str, **fields: Any) -> WebhookEndpoint:
-    with core.transaction() as session:
-        return endpoints.create(session, {"url": url, **fields}, now=core.now(), allow_private=True)
-
-
-def publish(core: core_module.Core, title: str, feed: str = "news", **data: Any) -> int:
-    data.setdefault("published_at", core.now())
-    data.setdefault("content_source", f"About {title}. [More](/more/)")
-    with core.transaction() as session:
-        post = store.create(
-            session, feed, store.PostData(title=title, **data), store.Origin(), core.now()
-        )
-        return post.id
 
 
 def deliver(core: core_module.Core) -> int:

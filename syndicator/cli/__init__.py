@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
-from functools import wraps
+from functools import update_wrapper
 from typing import Any
 
 import click
@@ -34,10 +34,7 @@ def with_core(*, migrate: bool = True) -> Callable[[Callable[..., Any]], Callabl
     """Give a command a built Core as first argument; accept --config after the subcommand too."""
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
-        @config_option
-        @click.pass_context
-        @wraps(command)
-        def run(ctx: click.Context, config_path: str | None, **kwargs: Any) -> Any:
+        def run(ctx: click.Context, /, config_path: str | None, **kwargs: Any) -> Any:
             path = config_path or ctx.find_root().params.get("config_path")
             core = core_module.build(config_module.load(path))
             try:
@@ -46,7 +43,9 @@ def with_core(*, migrate: bool = True) -> Callable[[Callable[..., Any]], Callabl
             finally:
                 core.close()
 
-        return run
+        # The command's name, help and click options carry over to `run`.
+        update_wrapper(run, command)
+        return config_option(click.pass_context(run))
 
     return decorate
 

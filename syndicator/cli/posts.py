@@ -6,10 +6,13 @@ Built on `postadmin` like the API, so both refuse and allow exactly the same thi
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from typing import Any
 
 import click
+from sqlalchemy.orm import Session
 
-from syndicator import events
+from syndicator import paging, timestamps
 from syndicator.cli import cli, with_core
 from syndicator.core import Core
 from syndicator.models import Post
@@ -44,17 +47,27 @@ def list_command(
     filters = admin.Filters(feed=feed, state=fields.parse_state(status), tag=tag)
     now = core.now()
     with core.reading() as session:
-        found, has_more = admin.search(
-            session, filters, now=now, limit=limit, offset=(page - 1) * limit
-        )
+        found, cursor = _nth_page(session, filters, now, limit, page)
         rows = [admin.as_dict(post, core.urls, now) for post in found]
     for row in rows:
         click.echo(json.dumps(row, ensure_ascii=False) if as_json else _line(row))
-    if has_more and not as_json:
+    if cursor is not None and not as_json:
         click.echo(f"(more: --page {page + 1})")
 
 
-def _line(row: dict) -> str:
+def _nth_page(
+    session: Session, filters: admin.Filters, now: datetime, limit: int, number: int
+) -> tuple[list[Post], str | None]:
+    """Page `number` (from 1) of the API's list: its cursor followed number - 1 times."""
+    found, cursor = admin.search(session, filters, now=now, window=paging.Window(limit))
+    for _ in range(number - 1):
+        if cursor is None:
+            return [], None
+        found, cursor = admin.search(session, filters, now=now, window=paging.Window(limit, cursor))
+    return found, cursor
+
+
+def _line(row: dict[str, Any]) -> str:
     return f"{row['id']:>6}  {row['status']:<9}  {row['published']}  {row['url']}  {row['title']}"
 
 
@@ -75,7 +88,7 @@ def show(core: Core, post_id: int) -> None:
 def publish(core: Core, post_id: int, at: str | None) -> None:
     """Make a draft or scheduled post live now (or at --at)."""
     try:
-        moment = fields.parse_timestamp(at) if at is not None else None
+        moment = timestamps.parse_rfc3339(at) if at is not None else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--at") from None
     desk = admin.Desk.of(core)
@@ -113,5 +126,5 @@ def _outcome(post: Post, core: Core, desk: admin.Desk) -> str:
     state = admin.state(post, desk.now)
     url = core.urls.post(post.feed_slug, post.slug)
     if state == fields.PostState.SCHEDULED:
-        return f"post {post.id} is scheduled for {events.rfc3339(post.published_at)}: {url}"
+        return f"post {post.id} is scheduled for {timestamps.rfc3339(post.published_at)}: {url}"
     return f"post {post.id} is {state.value}: {url}"

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from syndicator import core as core_module
+from syndicator import paging
 from syndicator.cli import cli, with_core
 from syndicator.delivery import engine
 from syndicator.models import EndpointStatus
@@ -54,9 +55,9 @@ def add(
 def list_command(core: core_module.Core) -> None:
     """Every endpoint with its status (secrets are not shown)."""
     with core.reading() as session:
-        offset = 0
+        cursor = None
         while True:
-            found, has_more = endpoints.page(session, limit=100, offset=offset)
+            found, cursor = endpoints.page(session, paging.Window(100, cursor))
             for endpoint in found:
                 filters = ",".join(endpoints.event_filter(endpoint)) or "all events"
                 feeds = ",".join(endpoints.feed_filter(endpoint)) or "all feeds"
@@ -64,9 +65,8 @@ def list_command(core: core_module.Core) -> None:
                 click.echo(
                     f"{endpoint.id}\t{endpoint.status}{reason}\t{endpoint.url}\t{filters}\t{feeds}"
                 )
-            if not has_more:
+            if cursor is None:
                 return
-            offset += 100
 
 
 def _set_status(core: core_module.Core, endpoint_id: int, status: EndpointStatus) -> None:

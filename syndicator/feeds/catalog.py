@@ -34,7 +34,7 @@ class FeedSettings:
 def get(session: Session, slug: str) -> Feed:
     feed = session.get(Feed, slug)
     if feed is None:
-        raise FeedNotFound(slug)
+        raise FeedNotFound(f"no feed called {slug!r}")
     return feed
 
 

@@ -197,7 +197,8 @@ def atom(doc: FeedDocument) -> bytes:
         fg.icon(_text(doc.icon))
     for entry in doc.entries:
         _atom_entry(fg, entry)
-    return fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    document: bytes = fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    return document
 
 
 # --- RSS ------------------------------------------------------------------

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from syndicator import markup
+from syndicator import markup, timestamps
 from syndicator.config import Config
 from syndicator.feeds import documents
 from syndicator.mail import mime
@@ -76,14 +76,8 @@ class Letterhead:
             expiry_days=config.digest.confirm_expiry_days,
         )
 
-    def unsubscribe_url(self, token: str) -> str:
-        return self.urls.home() + f"unsubscribe/{token}"
-
-    def confirm_url(self, token: str) -> str:
-        return self.urls.home() + f"confirm/{token}"
-
     def date(self, moment: datetime) -> str:
-        local = moment.astimezone(self.timezone)
+        local = timestamps.in_zone(moment, self.timezone)
         return f"{local:%A, %B} {local.day}, {local.year}"
 
 
@@ -130,7 +124,7 @@ def digest(
 ) -> bytes:
     """The digest mail for one recipient, newest post first, byte-identical on a re-send."""
     items = sorted(items, key=lambda entry: (entry.published_at, entry.post_id), reverse=True)
-    unsubscribe_url = letterhead.unsubscribe_url(recipient.unsubscribe_token)
+    unsubscribe_url = letterhead.urls.unsubscribe(recipient.unsubscribe_token)
     title = subject(feed.title, len(items))
     values = {
         "subject": title,
@@ -168,7 +162,7 @@ def _around_items(template: str, values: dict[str, object], items: list[bytes]) 
 
 
 def _list_unsubscribe(letterhead: Letterhead, token: str) -> str:
-    links = [f"<{letterhead.unsubscribe_url(token)}>"]
+    links = [f"<{letterhead.urls.unsubscribe(token)}>"]
     if letterhead.unsubscribe_mailto:
         links.append(f"<mailto:{letterhead.unsubscribe_mailto}?subject=unsubscribe%20{token}>")
     return ", ".join(links)
@@ -191,7 +185,7 @@ def confirmation(
         "feed_title": feed.title,
         "email": email,
         "frequency": frequency,
-        "confirm_url": letterhead.confirm_url(token),
+        "confirm_url": letterhead.urls.confirm(token),
         "expiry_days": letterhead.expiry_days,
     }
     headers = mime.Headers(

@@ -11,14 +11,16 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
+from typing import Any
 
 import email_validator
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from syndicator import paging
 from syndicator.config import Config
-from syndicator.errors import Conflict, InvalidInput, NotFound, SyndicatorError
+from syndicator.errors import Conflict, Gone, InvalidInput, NotFound
 from syndicator.feeds import catalog
 from syndicator.mail import compose, transports
 from syndicator.models import (
@@ -35,7 +37,7 @@ class TokenNotFound(NotFound):
     """No subscription has this token (or it was replaced by a newer one)."""
 
 
-class TokenExpired(SyndicatorError):
+class TokenExpired(Gone):
     """A confirmation link older than [digest] confirm_expiry_days."""
 
 
@@ -284,22 +286,33 @@ def remove(session: Session, subscriber: Subscriber) -> None:
 
 
 def listing(
+    session: Session, *, feed: str | None = None, status: str | None = None
+) -> list[Subscriber]:
+    """Every subscriber in id order, optionally of one feed and one status."""
+    return list(session.scalars(_listed(feed, status).order_by(Subscriber.id)))
+
+
+def page(
     session: Session,
+    window: paging.Window,
     *,
     feed: str | None = None,
     status: str | None = None,
-    limit: int | None = None,
-    offset: int = 0,
-) -> list[Subscriber]:
-    """Subscribers in id order, optionally of one feed and one status."""
+) -> tuple[list[Subscriber], str | None]:
+    """One page of `listing`, and the cursor of the next."""
+    return _BY_ID.page(session, _listed(feed, status), window)
+
+
+def _listed(feed: str | None, status: str | None) -> Select[Any]:
     if status is not None and status not in {s.value for s in SubscriberStatus}:
         allowed = ", ".join(s.value for s in SubscriberStatus)
         raise InvalidInput({"status": f"must be one of {allowed}"}, "unknown status")
-    query = select(Subscriber).order_by(Subscriber.id).offset(offset)
+    query = select(Subscriber)
     if feed is not None:
         query = query.where(Subscriber.feed_slug == feed)
     if status is not None:
         query = query.where(Subscriber.status == status)
-    if limit is not None:
-        query = query.limit(limit)
-    return list(session.scalars(query))
+    return query
+
+
+_BY_ID = paging.Keyset((Subscriber.id,))

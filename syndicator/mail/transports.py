@@ -222,7 +222,7 @@ def sign(data: bytes, key: DkimKey) -> bytes:
     """Prepend a DKIM-Signature covering the headers receivers check, List-Unsubscribe too."""
     import dkim
 
-    signature = dkim.sign(
+    signature: bytes = dkim.sign(
         data,
         key.selector,
         key.domain,

@@ -8,19 +8,17 @@ next import would undo an edit made here, so such edits are refused.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from syndicator import events, slugs, xmltext
-from syndicator.errors import Conflict, FeedNotFound, PostNotFound
+from syndicator import paging, slugs, timestamps, xmltext
+from syndicator.errors import Conflict, FeedNotFound, PostNotFound, SlugTaken
 from syndicator.models import Feed, Post, PostSource, PostStatus, PostTag, is_valid_id
 from syndicator.posts import store, visibility
 from syndicator.posts.fields import Changes, PostState
@@ -28,6 +26,9 @@ from syndicator.urls import Urls
 
 if TYPE_CHECKING:
     from syndicator.core import Core
+
+NEWEST_FIRST = paging.Keyset((Post.published_at, Post.id), descending=True)
+_SLUG_ATTEMPTS = 5  # concurrent creates with one title each get their own free slug
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,9 @@ def as_dict(post: Post, urls: Urls, now: datetime) -> dict[str, Any]:
         "author": post.author,
         "tags": post.tag_names,
         "status": state(post, now).value,
-        "published": events.rfc3339(post.published_at),
-        "updated": events.rfc3339(post.updated_at),
-        "created": events.rfc3339(post.created_at),
+        "published": timestamps.rfc3339(post.published_at),
+        "updated": timestamps.rfc3339(post.updated_at),
+        "created": timestamps.rfc3339(post.created_at),
         "source": post.source,
         "source_path": post.source_path,
     }
@@ -87,37 +88,24 @@ def find(session: Session, post_id: int) -> Post:
     return post
 
 
-def require_feed(session: Session, feed_slug: str) -> None:
-    if slugs.problem(feed_slug) is not None or session.get(Feed, feed_slug) is None:
+def require_feed(session: Session, feed_slug: str, *, lock: bool = False) -> None:
+    """FeedNotFound unless the feed exists; `lock` makes writers to one feed take turns."""
+    if (
+        slugs.problem(feed_slug) is not None
+        or session.get(Feed, feed_slug, with_for_update=lock) is None
+    ):
         raise FeedNotFound(
             f"no feed '{feed_slug}': a feed is a folder feeds/<feed>/ with a feed.toml"
         )
 
 
 def search(
-    session: Session,
-    filters: Filters,
-    *,
-    now: datetime,
-    limit: int,
-    offset: int = 0,
-    after: tuple[datetime, int] | None = None,
-) -> tuple[list[Post], bool]:
-    """One page of posts, newest first, and whether more follow.
-
-    The page starts `offset` posts in, or right after the post at position
-    `after` (published_at, id), which stays right when posts are added meanwhile.
-    """
+    session: Session, filters: Filters, *, now: datetime, window: paging.Window
+) -> tuple[list[Post], str | None]:
+    """One page of posts, newest first, and the cursor of the next page."""
     if filters.feed is not None:
         require_feed(session, filters.feed)
-    query = _filtered(filters, now).order_by(Post.published_at.desc(), Post.id.desc())
-    if after is not None:
-        at, post_id = after
-        query = query.where(
-            or_(Post.published_at < at, and_(Post.published_at == at, Post.id < post_id))
-        )
-    found = list(session.scalars(query.offset(offset).limit(limit + 1)))
-    return found[:limit], len(found) > limit
+    return NEWEST_FIRST.page(session, _filtered(filters, now), window)
 
 
 def _filtered(filters: Filters, now: datetime) -> Select[tuple[Post]]:
@@ -125,7 +113,7 @@ def _filtered(filters: Filters, now: datetime) -> Select[tuple[Post]]:
     if filters.feed is not None:
         query = query.where(Post.feed_slug == filters.feed)
     if filters.tag is not None:
-        tagged = select(PostTag.post_id).where(PostTag.tag_slug == slugs.slugify(filters.tag))
+        tagged = select(PostTag.post_id).where(PostTag.tag_slug == slugs.tag_slug(filters.tag))
         query = query.where(Post.id.in_(tagged))
     if filters.state == PostState.DRAFT:
         query = query.where(Post.status == PostStatus.DRAFT)
@@ -137,31 +125,46 @@ def _filtered(filters: Filters, now: datetime) -> Select[tuple[Post]]:
 
 
 def create(session: Session, feed_slug: str, changes: Changes, desk: Desk) -> Post:
-    """A new API post; Conflict when its explicit slug is taken."""
-    require_feed(session, feed_slug)
-    explicit = changes.get("slug")
-    if explicit is not None:
-        _refuse_taken(session, feed_slug, explicit)
+    """A new API post; SlugTaken when its explicit slug is held by another post.
+
+    The feed row is locked first, so two creates with one title see each other's
+    slug; a writer that does not lock (the importer) can still win the race, and
+    then the slug is looked for again.
+    """
+    require_feed(session, feed_slug, lock=True)
     data = store.PostData(
         title=changes["title"],
         published_at=changes.get("published", desk.now),
         status=changes.get("status", PostStatus.PUBLISHED),
     )
     data = _apply(data, changes, desk.now, never_live=True)
-    slug = explicit or _free_slug(session, feed_slug, slugs.slugify(xmltext.clean(data.title)))
-    with _slug_race_as_conflict(feed_slug, slug):
-        return store.create(session, feed_slug, replace(data, slug=slug), store.Origin(), desk.now)
+    explicit = changes.get("slug")
+    base = slugs.slugify(xmltext.clean(data.title))
+    for _attempt in range(_SLUG_ATTEMPTS):
+        slug = explicit or _free_slug(session, feed_slug, base)
+        try:
+            with session.begin_nested():
+                return store.create(
+                    session, feed_slug, replace(data, slug=slug), store.Origin(), desk.now
+                )
+        except IntegrityError:
+            # Another request took the same free slug between our look and our insert:
+            # look again (the savepoint keeps the rest of the transaction usable).
+            if explicit:
+                raise SlugTaken(feed_slug, slug) from None
+    raise SlugTaken(feed_slug, slug)
 
 
 def patch(session: Session, post_id: int, changes: Changes, desk: Desk) -> Post:
     """Change only the given fields; `updated` moves only when readers see a difference."""
     post = find(session, post_id)
     ensure_editable(post, desk.content_dir)
-    if "slug" in changes and changes["slug"] != post.slug:
-        _refuse_taken(session, post.feed_slug, changes["slug"])
     data = _apply(_as_data(post), changes, desk.now, never_live=post.first_live_at is None)
-    with _slug_race_as_conflict(post.feed_slug, data.slug or post.slug):
-        store.update(session, post, data, store.Origin(), desk.now)
+    try:
+        with session.begin_nested():
+            store.update(session, post, data, store.Origin(), desk.now)
+    except IntegrityError:
+        raise SlugTaken(post.feed_slug, data.slug or post.slug) from None
     return post
 
 
@@ -234,18 +237,22 @@ def _apply(
     return replace(data, status=changes.get("status", data.status))
 
 
-def _refuse_taken(session: Session, feed_slug: str, slug: str) -> None:
-    if slug in _live_slugs(session, feed_slug, slug):
-        message = f"the slug '{slug}' is already used by another post of feed '{feed_slug}'"
-        raise Conflict(message, {"slug": "is already used by another post"})
-
-
 def _free_slug(session: Session, feed_slug: str, base: str) -> str:
-    """`base`, or `base-2`, `base-3`… whichever no live post of the feed holds."""
+    """`base`, or `base-2`, `base-3`… whichever no live post of the feed holds.
+
+    A long base is cut to make room for the number, so every slug keeps to the limit.
+    """
     base = base or "post"
-    taken = _live_slugs(session, feed_slug, base)
-    candidates = (base if n == 1 else f"{base}-{n}" for n in range(1, len(taken) + 3))
+    taken = _live_slugs(session, feed_slug, base[: slugs.MAX_LENGTH // 2])
+    candidates = (_numbered(base, n) for n in range(1, len(taken) + 3))
     return next(c for c in candidates if c not in taken and slugs.problem(c) is None)
+
+
+def _numbered(base: str, number: int) -> str:
+    if number == 1:
+        return base
+    suffix = f"-{number}"
+    return base[: slugs.MAX_LENGTH - len(suffix)].rstrip("-") + suffix
 
 
 def _live_slugs(session: Session, feed_slug: str, prefix: str) -> set[str]:
@@ -253,14 +260,3 @@ def _live_slugs(session: Session, feed_slug: str, prefix: str) -> set[str]:
         Post.feed_slug == feed_slug, Post.deleted_at.is_(None), Post.slug.startswith(prefix)
     )
     return set(session.scalars(query))
-
-
-@contextmanager
-def _slug_race_as_conflict(feed_slug: str, slug: str) -> Iterator[None]:
-    """Two requests that took the same free slug at once: the loser gets a 409, not a 500."""
-    try:
-        yield
-    except IntegrityError:
-        raise Conflict(
-            f"the slug '{slug}' was just taken by another post of feed '{feed_slug}'"
-        ) from None

@@ -1,29 +1,23 @@
-"""An editor's description of a post (an API body, CLI options), checked field by field.
+"""The post field table: what an editor may send (API body, CLI options) and what is shown.
 
-Every problem is reported at once, keyed by field, so a client can show each
-message beside its input. The same `FIELDS` table feeds the OpenAPI document,
-so what is checked here and what is documented there cannot drift apart.
+`TABLE` drives both the checks here and the OpenAPI schemas (web/api/posts.py),
+so what is checked and what is documented cannot drift apart.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
-from syndicator import slugs, xmltext
+from syndicator import slugs
 from syndicator.errors import InvalidInput
-from syndicator.models import PostStatus
+from syndicator.fieldtable import Field, Kind, Table
+from syndicator.models import PostSource, PostStatus
 
 MAX_TAGS = 50
 MAX_TAG_LENGTH = 100
-MAX_SLUG_LENGTH = 120
-_RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
-)
+MAX_SLUG_LENGTH = slugs.MAX_LENGTH
 
 
 class PostState(StrEnum):
@@ -34,151 +28,83 @@ class PostState(StrEnum):
     PUBLISHED = "published"
 
 
-class Kind(StrEnum):
-    TEXT = "text"
-    SLUG = "slug"
-    TAGS = "tags"
-    TIMESTAMP = "timestamp"
-    STATUS = "status"
+def _values(enum: type[StrEnum]) -> tuple[str, ...]:
+    return tuple(member.value for member in enum)
 
 
-@dataclass(frozen=True)
-class Field:
-    kind: Kind
-    description: str
-    max_length: int | None = None
-    nullable: bool = False
-
-
-FIELDS: dict[str, Field] = {
-    "title": Field(Kind.TEXT, "The headline.", max_length=2000),
-    "content": Field(Kind.TEXT, "The body as Markdown (raw HTML inside is sanitized)."),
-    "content_html": Field(Kind.TEXT, "The body as HTML, sanitized; instead of `content`."),
-    "summary": Field(Kind.TEXT, "A short teaser.", max_length=5000, nullable=True),
-    "slug": Field(
-        Kind.SLUG,
-        "The last part of the permalink; made from the title when absent.",
-        max_length=MAX_SLUG_LENGTH,
+TABLE = Table(
+    "a post",
+    (
+        Field("id", Kind.INTEGER, "The API's handle for the post.", read_only=True),
+        Field("guid", Kind.TEXT, "The entry id in every feed; never changes.", read_only=True),
+        Field("feed", Kind.TEXT, read_only=True),
+        Field("url", Kind.URL, "The permalink.", read_only=True),
+        Field("title", Kind.TEXT, "The headline.", required=True, max_length=2000),
+        Field(
+            "content",
+            Kind.TEXT,
+            "The body as Markdown (raw HTML inside is sanitized); null when given as HTML.",
+            null_on_read=True,
+        ),
+        Field("content_html", Kind.TEXT, "The body as HTML, sanitized; instead of `content`."),
+        Field("summary", Kind.TEXT, "A short teaser.", max_length=5000, nullable=True),
+        Field(
+            "slug",
+            Kind.SLUG,
+            "The last part of the permalink; made from the title when absent.",
+            max_length=MAX_SLUG_LENGTH,
+        ),
+        Field("author", Kind.TEXT, "The author's name.", max_length=300, nullable=True),
+        Field(
+            "tags",
+            Kind.TEXT_LIST,
+            f"Tag names, at most {MAX_TAGS} of {MAX_TAG_LENGTH} characters.",
+            max_items=MAX_TAGS,
+            max_length=MAX_TAG_LENGTH,
+        ),
+        Field(
+            "status",
+            Kind.CHOICE,
+            "`draft` hides the post; `published` shows it once due (`scheduled` until then).",
+            choices=_values(PostStatus),
+            read_choices=_values(PostState),
+        ),
+        Field(
+            "published",
+            Kind.TIMESTAMP,
+            "RFC 3339 time of publication; in the future, the post is scheduled.",
+        ),
+        Field(
+            "updated",
+            Kind.TIMESTAMP,
+            "Moves only when what readers see changes.",
+            read_only=True,
+        ),
+        Field("created", Kind.TIMESTAMP, read_only=True),
+        Field("source", Kind.CHOICE, choices=_values(PostSource), read_only=True),
+        Field(
+            "source_path", Kind.TEXT, "The file, for folder posts.", nullable=True, read_only=True
+        ),
     ),
-    "author": Field(Kind.TEXT, "The author's name.", max_length=300, nullable=True),
-    "tags": Field(Kind.TAGS, f"Tag names, at most {MAX_TAGS} of {MAX_TAG_LENGTH} characters."),
-    "published": Field(
-        Kind.TIMESTAMP, "RFC 3339 time of publication; in the future, the post is scheduled."
-    ),
-    "status": Field(Kind.STATUS, "`draft` hides the post; `published` shows it once due."),
-}
-REQUIRED_ON_CREATE = ("title",)
+    at_most_one_of=("content", "content_html"),
+)
 
 Changes = dict[str, Any]
 
 
 def parse(body: Mapping[str, Any], *, creating: bool) -> Changes:
     """The fields the caller sent, converted; InvalidInput naming every bad one."""
-    problems: dict[str, str] = {}
-    changes: Changes = {}
-    for name, value in body.items():
-        spec = FIELDS.get(name)
-        if spec is None:
-            problems[_printable(name)] = "is not a field of a post"
-            continue
-        try:
-            changes[name] = _convert(spec, value)
-        except ValueError as exc:
-            problems[name] = str(exc)
-    if creating:
-        for name in REQUIRED_ON_CREATE:
-            if name not in body:
-                problems[name] = "is required"
-    if "content" in body and "content_html" in body:
-        problems["content_html"] = "give either content (Markdown) or content_html, not both"
-    if problems:
-        raise InvalidInput(problems, "some fields are invalid: " + ", ".join(problems))
+    changes = TABLE.parse(body, creating=creating)
+    if "status" in changes:
+        changes["status"] = PostStatus(changes["status"])
     return changes
-
-
-def _printable(name: str) -> str:
-    return xmltext.clean(name)[:100]
-
-
-def _convert(spec: Field, value: Any) -> Any:
-    if value is None:
-        if spec.nullable:
-            return None
-        raise ValueError("must not be null")
-    return _CONVERTERS[spec.kind](spec, value)
-
-
-def _text(spec: Field, value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"must be a string, not {_json_type(value)}")
-    if spec.max_length is not None and len(value) > spec.max_length:
-        raise ValueError(f"must be at most {spec.max_length} characters")
-    return value
-
-
-def _slug(spec: Field, value: Any) -> str:
-    slug = _text(spec, value).strip()
-    if reason := slugs.problem(slug):
-        raise ValueError(reason)
-    return slug
-
-
-def _tags(_spec: Field, value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
-        raise ValueError("must be a list of strings")
-    if len(value) > MAX_TAGS:
-        raise ValueError(f"must hold at most {MAX_TAGS} tags")
-    if any(len(tag) > MAX_TAG_LENGTH for tag in value):
-        raise ValueError(f"each tag must be at most {MAX_TAG_LENGTH} characters")
-    return tuple(value)
-
-
-def _timestamp(_spec: Field, value: Any) -> datetime:
-    if not isinstance(value, str):
-        raise ValueError(f"must be an RFC 3339 time string, not {_json_type(value)}")
-    return parse_timestamp(value)
-
-
-def parse_timestamp(value: str) -> datetime:
-    """An RFC 3339 time (offset required) as aware UTC; ValueError saying what is wrong."""
-    example = "like 2026-05-01T09:00:00Z"
-    if not _RFC3339.fullmatch(value.strip()):
-        raise ValueError(f"must be an RFC 3339 time with an offset, {example}")
-    try:
-        return datetime.fromisoformat(value.strip()).astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise ValueError(f"is not a real date and time, {example}") from None
-
-
-def _status(_spec: Field, value: Any) -> PostStatus:
-    return PostStatus(_choice(value, [status.value for status in PostStatus]))
-
-
-def _choice(value: Any, allowed: list[str]) -> str:
-    if not isinstance(value, str) or value not in allowed:
-        raise ValueError("must be one of " + ", ".join(allowed))
-    return value
-
-
-def _json_type(value: Any) -> str:
-    names = {bool: "a boolean", int: "a number", float: "a number", list: "a list"}
-    return names.get(type(value), "an object" if isinstance(value, dict) else "a string")
-
-
-_CONVERTERS: dict[Kind, Callable[[Field, Any], Any]] = {
-    Kind.TEXT: _text,
-    Kind.SLUG: _slug,
-    Kind.TAGS: _tags,
-    Kind.TIMESTAMP: _timestamp,
-    Kind.STATUS: _status,
-}
 
 
 def parse_state(value: str | None) -> PostState | None:
     """The `status` list filter; InvalidInput for a state that does not exist."""
     if value is None:
         return None
-    try:
-        return PostState(_choice(value, [state.value for state in PostState]))
-    except ValueError as exc:
-        raise InvalidInput({"status": str(exc)}, f"status {exc}") from None
+    if value not in _values(PostState):
+        problem = "must be one of " + ", ".join(_values(PostState))
+        raise InvalidInput({"status": problem}, f"status {problem}")
+    return PostState(value)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from syndicator import slugs, xmltext
+from syndicator import slugs, timestamps, xmltext
 from syndicator.errors import BadPostFile
 from syndicator.feeds import catalog
 from syndicator.models import PostStatus
@@ -103,10 +103,9 @@ def _timestamp(path: str, key: str, value: Any, timezone: ZoneInfo) -> datetime:
         raise BadPostFile(path, f"'{key}' is not an ISO 8601 date: {value!r}")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone)
-    try:
-        return moment.astimezone(ZoneInfo("UTC"))
-    except OverflowError:
-        raise BadPostFile(path, f"'{key}' is out of range in UTC: {value!r}") from None
+    if problem := timestamps.range_problem(moment):
+        raise BadPostFile(path, f"'{key}' {problem}: {value!r}")
+    return moment.astimezone(ZoneInfo("UTC"))
 
 
 def _optional_text(path: str, meta: dict[str, Any], key: str) -> str | None:
@@ -161,12 +160,13 @@ def parse_feed_settings(path: Path) -> catalog.FeedSettings:
         raise BadPostFile(label, "'author' must be a table with name, email and uri")
     if not isinstance(meta.get("title"), str) or not meta["title"].strip():
         raise BadPostFile(label, "needs a 'title'")
-    values = {key: meta.get(key) for key in _FEED_KEYS - {"author"}}
+    values = {key: meta.get(key) for key in _FEED_KEYS - {"author", "title"}}
     values |= {f"author_{key}": author.get(key) for key in ("name", "email", "uri")}
     if any(value is not None and not isinstance(value, str) for value in values.values()):
         raise BadPostFile(label, "every value must be text")
     if len(values["language"] or "") > _MAX_LANGUAGE:
         raise BadPostFile(label, f"'language' must be at most {_MAX_LANGUAGE} characters")
     return catalog.FeedSettings(
-        **{key: xmltext.clean_optional(value) for key, value in values.items()}
+        title=xmltext.clean(meta["title"]),
+        **{key: xmltext.clean_optional(value) for key, value in values.items()},
     )

@@ -16,7 +16,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from syndicator import slugs
-from syndicator.errors import BadPostFile, InvalidInput
+from syndicator.errors import BadPostFile, InvalidInput, SlugTaken
 from syndicator.feeds import catalog
 from syndicator.models import Post, PostSource
 from syndicator.posts import files, store
@@ -69,13 +69,14 @@ def _sync_feed(
         report.errors.append(error)
         return
     catalog.upsert(session, slug, settings, now)
-    owned = {
+    owned: dict[str, Post] = {
         post.source_path: post
         for post in session.scalars(
             select(Post).where(
                 Post.feed_slug == slug, Post.source == PostSource.FILE, Post.deleted_at.is_(None)
             )
         )
+        if post.source_path is not None  # always set for a file's post
     }
     present: set[str] = set()
     changed_files: list[files.PostFile] = []
@@ -131,7 +132,7 @@ def _apply(
             else:
                 store.update(session, post, parsed.data, origin, now)
                 report.updated.append(parsed.path)
-    except InvalidInput as error:
+    except (InvalidInput, SlugTaken) as error:
         reason = "; ".join(f"{key} {message}" for key, message in error.fields.items())
         report.errors.append(BadPostFile(parsed.path, reason))
 

@@ -15,8 +15,8 @@ from datetime import datetime
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from syndicator import events, markup, slugs, xmltext
-from syndicator.errors import InvalidInput, NotFound, PostGone, PostNotFound
+from syndicator import events, markup, slugs, timestamps, xmltext
+from syndicator.errors import InvalidInput, NotFound, PostGone, PostNotFound, SlugTaken
 from syndicator.feeds import catalog
 from syndicator.models import Post, PostSource, PostStatus, PostTag
 from syndicator.posts import visibility
@@ -70,8 +70,11 @@ def clean(data: PostData) -> PostData:
         errors["title"] = "is required"
     if reason := slugs.problem(slug):
         errors["slug"] = reason
-    if data.published_at.tzinfo is None:
-        errors["published"] = "needs a time zone"
+    for name, moment in (("published", data.published_at), ("updated", data.updated_at)):
+        if moment is not None and moment.tzinfo is None:
+            errors[name] = "needs a time zone"
+        elif moment is not None and (problem := timestamps.range_problem(moment)):
+            errors[name] = problem
     if errors:
         raise InvalidInput(errors)
     tags = tuple(dict.fromkeys(t for t in (xmltext.clean(x).strip() for x in data.tags) if t))
@@ -205,7 +208,7 @@ def _visible_fields(post: Post) -> tuple[object, ...]:
 def _set_tags(post: Post, names: tuple[str, ...]) -> None:
     by_slug: dict[str, str] = {}
     for name in names:
-        by_slug.setdefault(slugs.slugify(name) or "tag", name)
+        by_slug.setdefault(slugs.tag_slug(name) or "tag", name)
     current = {tag.tag_slug: tag for tag in post.tags}
     post.tags = [
         _tag(current.get(slug), slug, name, position)
@@ -233,7 +236,7 @@ def _free_slug(session: Session, feed_slug: str, slug: str) -> None:
     if holder is None:
         return
     if holder.deleted_at is None:
-        raise InvalidInput({"slug": f"'{slug}' is already used by another post"}, "slug taken")
+        raise SlugTaken(feed_slug, slug)
     session.delete(holder)
     session.flush()
 

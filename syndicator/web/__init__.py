@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 from flask import Flask, Response, g, request
+from flask.json.provider import DefaultJSONProvider
 
 from syndicator import config as config_module
 from syndicator import core as core_module
@@ -25,7 +26,7 @@ def create_app(config: Config | None = None, *, core: Core | None = None) -> Fla
         core_module.prepare(core, migrate=True)
     app = Flask(__name__, static_folder=None)  # no static files: every URL is the blog's
     app.extensions["syndicator"] = core
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json = _FieldOrderJSON(app)
     app.register_blueprint(ops.blueprint)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(subscribe.blueprint)
@@ -37,6 +38,12 @@ def create_app(config: Config | None = None, *, core: Core | None = None) -> Fla
     app.after_request(_record)
     app.wsgi_app = fastpath.FeedFastPath(app.wsgi_app, core)  # type: ignore[method-assign]
     return app
+
+
+class _FieldOrderJSON(DefaultJSONProvider):
+    """JSON bodies keep their fields in the order the code writes them (id first)."""
+
+    sort_keys = False
 
 
 def _start_timer() -> None:

@@ -6,4 +6,5 @@ from syndicator.core import Core
 
 
 def core_of_app() -> Core:
-    return current_app.extensions["syndicator"]
+    core: Core = current_app.extensions["syndicator"]  # put there by create_app
+    return core

@@ -1,7 +1,8 @@
-"""Every error becomes a friendly page, or under /api/ one JSON body; never a traceback.
+"""Every error becomes a friendly page, or (under /api/, or for a JSON request) one JSON body.
 
-Domain code raises domain errors; this is the one place that knows their
-HTTP statuses, and `api_error` is the one builder of API error bodies.
+Domain code raises domain errors; `_DOMAIN_STATUS` is the one place that knows
+their HTTP statuses (views that render their own error page ask `status_of`),
+and `api_error` is the one builder of API error bodies. Never a traceback.
 """
 
 from __future__ import annotations
@@ -12,8 +13,16 @@ from collections.abc import Mapping
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import RequestRedirect
+from werkzeug.wrappers import Response as WerkzeugResponse
 
-from syndicator.errors import Conflict, InvalidInput, NotFound, PostGone, SyndicatorError
+from syndicator.errors import (
+    Conflict,
+    Gone,
+    InvalidInput,
+    MalformedRequest,
+    NotFound,
+    SyndicatorError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +38,10 @@ _PAGES = {
 }
 _DOMAIN_STATUS: tuple[tuple[type[SyndicatorError], int, str], ...] = (
     (NotFound, 404, "not_found"),
-    (PostGone, 410, "gone"),
+    (Gone, 410, "gone"),
     (InvalidInput, 422, "invalid_input"),
     (Conflict, 409, "conflict"),
+    (MalformedRequest, 400, "bad_request"),
 )
 
 
@@ -55,6 +65,19 @@ def _is_api() -> bool:
     return request.path == "/api" or request.path.startswith("/api/")
 
 
+def _wants_json() -> bool:
+    """The admin API, and a public route called with JSON (subscribe), answer errors in JSON."""
+    return _is_api() or request.is_json
+
+
+def status_of(error: SyndicatorError) -> tuple[int, str] | None:
+    """The HTTP status and error code of a domain error; None for one that is a bug."""
+    for kind, status, code in _DOMAIN_STATUS:
+        if isinstance(error, kind):
+            return status, code
+    return None
+
+
 def register(app: Flask) -> None:
     app.before_request(_no_redirects_under_api)
     app.register_error_handler(SyndicatorError, _domain_error)
@@ -70,16 +93,17 @@ def _no_redirects_under_api() -> Response | None:
 
 
 def _domain_error(error: SyndicatorError) -> Response | tuple[str, int]:
-    for kind, status, code in _DOMAIN_STATUS:
-        if isinstance(error, kind):
-            if _is_api():
-                fields = getattr(error, "fields", None)
-                return api_error(status, code, str(error) or code.replace("_", " "), fields)
-            return page(status)
-    return _unexpected(error)
+    mapped = status_of(error)
+    if mapped is None:
+        return _unexpected(error)
+    status, code = mapped
+    if _wants_json():
+        fields = getattr(error, "fields", None)
+        return api_error(status, code, str(error) or code.replace("_", " "), fields)
+    return page(status)
 
 
-def _http_error(error: HTTPException) -> Response | tuple[str, int]:
+def _http_error(error: HTTPException) -> WerkzeugResponse | tuple[str, int]:
     if error.code is None or error.code < 400:
         return error.get_response()
     if _is_api():

@@ -7,9 +7,12 @@ what the server sends and a CDN or static host can serve the whole blog.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from urllib.parse import unquote
 
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from syndicator.core import Core
 from syndicator.feeds import catalog, formats
@@ -26,7 +29,7 @@ def export(app: Flask, core: Core, target: Path) -> list[Path]:
         response = client.get(path, headers={"Accept": FEED_READER_ACCEPT})
         if response.status_code != 200:
             raise RuntimeError(f"{path} answered {response.status_code} during export")
-        relative = path.lstrip("/")
+        relative = unquote(path.lstrip("/"))  # a static host decodes the URL to find the file
         file = target / (relative + "index.html" if path.endswith("/") else relative)
         file.parent.mkdir(parents=True, exist_ok=True)
         file.write_bytes(response.get_data())
@@ -39,7 +42,9 @@ def _paths(core: Core) -> Iterator[str]:
     yield "/"
     with core.reading() as session:
         for feed in catalog.all_feeds(session):
-            listings = [(None, _page_count(session, feed.slug, None, per_page, now))]
+            listings: list[tuple[str | None, int]] = [
+                (None, _page_count(session, feed.slug, None, per_page, now))
+            ]
             listings += [
                 (tag, _page_count(session, feed.slug, tag, per_page, now))
                 for tag, _name in store.tags(session, feed.slug, now)
@@ -53,5 +58,5 @@ def _paths(core: Core) -> Iterator[str]:
                 yield urls.post_path(feed.slug, post.slug)
 
 
-def _page_count(session, feed: str, tag: str | None, per_page: int, now) -> int:  # type: ignore[no-untyped-def]
+def _page_count(session: Session, feed: str, tag: str | None, per_page: int, now: datetime) -> int:
     return store.page(session, feed, number=1, per_page=per_page, now=now, tag=tag).total_pages

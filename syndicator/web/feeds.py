@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, request
 from werkzeug.http import http_date, is_resource_modified, parse_etags, quote_etag
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from syndicator.feeds import documents, formats, serving
 from syndicator.feeds.cache import Rendered
@@ -40,11 +41,13 @@ RULES = {
 @blueprint.get(RULES[False, True])
 @blueprint.get(RULES[True, False])
 @blueprint.get(RULES[True, True])
-def feed_document(feed: str, filename: str, tag: str | None = None, page: int = 1) -> Response:
+def feed_document(
+    feed: str, filename: str, tag: str | None = None, page: int = 1
+) -> WerkzeugResponse:
     fmt = _FILES[filename]
     core = core_of_app()
     if page == 1 and "/page/" in request.path:
-        return redirect(core.urls.feed_path(feed, fmt, tag), code=301)  # type: ignore[return-value]
+        return redirect(core.urls.feed_path(feed, fmt, tag), code=301)
     if wants_html(fmt):
         return _preview(feed, fmt, tag, page)
     rendered = serving.feed_bytes(core, feed, fmt, tag=tag, page=page)

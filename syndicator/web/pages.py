@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, Response, redirect, render_template
+from flask import Blueprint, redirect, render_template
 from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response as WerkzeugResponse
 
-from syndicator import markup
+from syndicator import markup, timestamps
 from syndicator.feeds import catalog, documents, formats
 from syndicator.posts import store
 from syndicator.web.context import core_of_app
@@ -28,7 +29,7 @@ def _excerpt(fragment: str) -> str:
 
 @blueprint.app_template_filter("local_date")
 def _local_date(moment: datetime) -> str:
-    local = moment.astimezone(core_of_app().timezone)
+    local = timestamps.in_zone(moment, core_of_app().timezone)
     return f"{local:%A, %B} {local.day}, {local.year}"
 
 
@@ -47,10 +48,10 @@ def home() -> str:
 @blueprint.get("/<feed>/page/<int:page>/")
 @blueprint.get("/<feed>/tags/<tag>/")
 @blueprint.get("/<feed>/tags/<tag>/page/<int:page>/")
-def listing(feed: str, tag: str | None = None, page: int | None = None) -> str | Response:
+def listing(feed: str, tag: str | None = None, page: int | None = None) -> str | WerkzeugResponse:
     core = core_of_app()
     if page == 1:
-        return redirect(core.urls.listing_path(feed, tag), code=301)  # type: ignore[return-value]
+        return redirect(core.urls.listing_path(feed, tag), code=301)
     with core.reading() as session:
         return _render_listing(session, feed, tag, page or 1)
 

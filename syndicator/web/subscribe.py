@@ -16,11 +16,12 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, render_templ
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
-from syndicator.errors import FeedNotFound, InvalidInput
+from syndicator.errors import InvalidInput, SyndicatorError
 from syndicator.feeds import catalog
 from syndicator.mail import subscriptions
 from syndicator.models import Subscriber, SubscriberStatus
 from syndicator.ratelimit import RateLimiter
+from syndicator.web import errors
 from syndicator.web.context import core_of_app
 from syndicator.web.errors import api_error
 
@@ -35,7 +36,8 @@ def _limiter(state: Any) -> None:
 
 
 def _limits(app: Flask) -> RateLimiter:
-    return app.extensions["syndicator.subscribe_limits"]
+    limits: RateLimiter = app.extensions["syndicator.subscribe_limits"]
+    return limits
 
 
 @blueprint.post("/<feed>/subscribe")
@@ -56,11 +58,9 @@ def subscribe(feed: str) -> Response | tuple[str, int]:
                 request_ = subscriptions.Request(feed, email, fields.get("frequency") or "daily")
                 subscriptions.subscribe(session, request_, core.config, core.timezone, now)
     except InvalidInput as error:
-        return _invalid(feed, error, fields, wants_json=wants_json)
-    except FeedNotFound:
         if wants_json:
-            return api_error(404, "not_found", f"no feed called {feed!r}")
-        raise
+            raise  # web.errors answers it like every other JSON error
+        return _form_again(feed, error, fields)
     if wait is not None:
         return _too_many(wait, wants_json=wants_json)
     if wants_json:
@@ -91,18 +91,21 @@ def _feed(slug: str) -> Any:
         return catalog.get(session, slug)
 
 
-def _invalid(
-    feed: str, error: InvalidInput, fields: dict[str, Any], *, wants_json: bool
-) -> Response | tuple[str, int]:
-    if wants_json:
-        return api_error(422, "invalid_input", str(error), error.fields)
+def _form_again(feed: str, error: InvalidInput, fields: dict[str, Any]) -> tuple[str, int]:
+    """The form shown again beside its errors, with the status web.errors gives them."""
     body = render_template(
         "subscribe_form_page.html",
         feed=_feed(feed),
         subscribe_errors=error.fields,
         subscribe_email=fields.get("email") if isinstance(fields.get("email"), str) else "",
     )
-    return body, 422
+    return body, _status(error)
+
+
+def _status(error: SyndicatorError) -> int:
+    mapped = errors.status_of(error)
+    assert mapped is not None, error
+    return mapped[0]
 
 
 def _too_many(wait: timedelta, *, wants_json: bool) -> Response | tuple[str, int]:
@@ -122,10 +125,9 @@ def _link_errors(view: Callable[[str], tuple[str, int]]) -> Callable[[str], tupl
     def guarded(token: str) -> tuple[str, int]:
         try:
             return view(token)
-        except subscriptions.TokenNotFound:
-            return render_template("link_problem.html", feed=None, expired=False), 404
-        except subscriptions.TokenExpired:
-            return render_template("link_problem.html", feed=None, expired=True), 410
+        except (subscriptions.TokenNotFound, subscriptions.TokenExpired) as error:
+            expired = isinstance(error, subscriptions.TokenExpired)
+            return render_template("link_problem.html", feed=None, expired=expired), _status(error)
 
     return guarded
 

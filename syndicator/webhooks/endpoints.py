@@ -17,9 +17,10 @@ import sqlalchemy as sa
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from syndicator import events
+from syndicator import events, paging
 from syndicator.delivery import ssrf
-from syndicator.errors import Conflict, InvalidInput, NotFound
+from syndicator.errors import Conflict, NotFound
+from syndicator.fieldtable import Field, Kind, Table
 from syndicator.models import (
     EndpointStatus,
     Feed,
@@ -33,9 +34,50 @@ from syndicator.urls import Urls
 from syndicator.webhooks import signing
 
 ROTATION_OVERLAP = timedelta(hours=24)
-_FIELDS = ("url", "events", "feeds", "description", "status")
-_MAX_URL = 2000
-_MAX_DESCRIPTION = 1000
+TABLE = Table(
+    "a webhook endpoint",
+    (
+        Field("id", Kind.INTEGER, read_only=True),
+        Field(
+            "url",
+            Kind.URL,
+            "http:// or https://; public addresses only",
+            required=True,
+            max_length=2000,
+        ),
+        Field("description", Kind.TEXT, max_length=1000),
+        Field(
+            "events",
+            Kind.TEXT_LIST,
+            "The events to send; empty or null: every event.",
+            choices=tuple(events.POST_EVENTS),
+            nullable=True,
+        ),
+        Field(
+            "feeds",
+            Kind.TEXT_LIST,
+            "The feeds to follow; empty or null: every feed.",
+            nullable=True,
+        ),
+        Field(
+            "status",
+            Kind.CHOICE,
+            "`active` (sending) or `disabled`; setting `active` re-enables it.",
+            choices=tuple(EndpointStatus),
+        ),
+        Field("disabled_reason", Kind.TEXT, "Why it is disabled.", nullable=True, read_only=True),
+        Field("created_at", Kind.TIMESTAMP, read_only=True),
+        Field("updated_at", Kind.TIMESTAMP, read_only=True),
+        Field(
+            "secret",
+            Kind.TEXT,
+            "`whsec_` and base64: shown at creation and at GET /api/webhooks/{id}/secret.",
+            read_only=True,
+            always_shown=False,
+        ),
+    ),
+)
+_BY_ID = paging.Keyset((WebhookEndpoint.id,))
 
 
 class WebhookNotFound(NotFound):
@@ -49,20 +91,15 @@ def get(session: Session, endpoint_id: int) -> WebhookEndpoint:
     return endpoint
 
 
-def page(session: Session, *, limit: int, offset: int) -> tuple[list[WebhookEndpoint], bool]:
-    rows = session.scalars(
-        select(WebhookEndpoint).order_by(WebhookEndpoint.id).offset(offset).limit(limit + 1)
-    )
-    found = list(rows)
-    return found[:limit], len(found) > limit
+def page(session: Session, window: paging.Window) -> tuple[list[WebhookEndpoint], str | None]:
+    """Endpoints in id order, and the cursor of the next page."""
+    return _BY_ID.page(session, select(WebhookEndpoint), window)
 
 
 def create(
     session: Session, fields: Mapping[str, Any], *, now: datetime, allow_private: bool
 ) -> WebhookEndpoint:
     """Register an endpoint from API/CLI fields; InvalidInput names each bad field."""
-    if "url" not in fields:
-        raise InvalidInput({"url": "is required"})
     endpoint = WebhookEndpoint(
         secret=signing.new_secret(),
         status=EndpointStatus.ACTIVE,
@@ -72,7 +109,8 @@ def create(
         created_at=now,
         updated_at=now,
     )
-    _apply(session, endpoint, fields, now=now, allow_private=allow_private)
+    values = _checked(session, fields, creating=True, allow_private=allow_private)
+    _apply(endpoint, values, now=now)
     session.add(endpoint)
     session.flush()
     return endpoint
@@ -86,43 +124,34 @@ def update(
     now: datetime,
     allow_private: bool,
 ) -> WebhookEndpoint:
-    _apply(session, endpoint, fields, now=now, allow_private=allow_private)
+    values = _checked(session, fields, creating=False, allow_private=allow_private)
+    _apply(endpoint, values, now=now)
     endpoint.updated_at = now
     session.flush()
     return endpoint
 
 
-def _apply(
-    session: Session,
-    endpoint: WebhookEndpoint,
-    fields: Mapping[str, Any],
-    *,
-    now: datetime,
-    allow_private: bool,
-) -> None:
-    errors = {key: "is not a field of a webhook endpoint" for key in fields if key not in _FIELDS}
-    checks = {
-        "url": lambda v: _check_url(v, allow_private),
-        "events": _check_events,
-        "feeds": lambda v: _check_feeds(session, v),
-        "description": _check_description,
-        "status": _check_status,
-    }
-    values = {}
-    for key, check in checks.items():
-        if key in fields:
-            try:
-                values[key] = check(fields[key])
-            except ValueError as problem:
-                errors[key] = str(problem)
-    if errors:
-        raise InvalidInput(errors, "invalid webhook endpoint")
+def _checked(
+    session: Session, fields: Mapping[str, Any], *, creating: bool, allow_private: bool
+) -> dict[str, Any]:
+    """TABLE's checks, plus the two that need the outside world: SSRF and known feeds."""
+    return TABLE.parse(
+        fields,
+        creating=creating,
+        checks={
+            "url": lambda url: _check_url(url, allow_private),
+            "feeds": lambda slugs: _check_feeds(session, slugs),
+        },
+    )
+
+
+def _apply(endpoint: WebhookEndpoint, values: Mapping[str, Any], *, now: datetime) -> None:
     if "url" in values:
         endpoint.url = values["url"]
     if "events" in values:
-        endpoint.event_types = json.dumps(values["events"])
+        endpoint.event_types = json.dumps(_distinct(values["events"]))
     if "feeds" in values:
-        endpoint.feed_slugs = json.dumps(values["feeds"])
+        endpoint.feed_slugs = json.dumps(_distinct(values["feeds"]))
     if "description" in values:
         endpoint.description = values["description"]
     if "status" in values and values["status"] != endpoint.status:
@@ -130,54 +159,28 @@ def _apply(
         set_status(endpoint, EndpointStatus(values["status"]), reason, now)
 
 
-def _check_url(value: Any, allow_private: bool) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("must be an http:// or https:// URL")
-    if len(value) > _MAX_URL:
-        raise ValueError(f"must be at most {_MAX_URL} characters")
+def _check_url(url: str, allow_private: bool) -> str:
     try:
-        ssrf.check(value, allow_private=allow_private)
+        ssrf.check(url, allow_private=allow_private)
     except ssrf.TargetRefused as refused:
         raise ValueError(str(refused)) from None
-    return value.strip()
+    return url
 
 
-def _string_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ValueError("must be a list of strings")
-    return list(dict.fromkeys(value))
+def _distinct(names: tuple[str, ...] | None) -> list[str]:
+    """The names in order, each once; null (like empty) means all."""
+    return list(dict.fromkeys(names or ()))
 
 
-def _check_events(value: Any) -> list[str]:
-    names = _string_list(value)
-    unknown = [name for name in names if name not in events.POST_EVENTS]
-    if unknown:
-        allowed = ", ".join(events.POST_EVENTS)
-        raise ValueError(f"unknown event {unknown[0]!r}; choose from {allowed} (empty: all)")
-    return names
-
-
-def _check_feeds(session: Session, value: Any) -> list[str]:
-    slugs = _string_list(value)
-    known = set(session.scalars(select(Feed.slug).where(Feed.slug.in_(slugs)))) if slugs else set()
-    missing = [slug for slug in slugs if slug not in known]
+def _check_feeds(session: Session, slugs: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    wanted = _distinct(slugs)
+    known = (
+        set(session.scalars(select(Feed.slug).where(Feed.slug.in_(wanted)))) if wanted else set()
+    )
+    missing = [slug for slug in wanted if slug not in known]
     if missing:
         raise ValueError(f"no feed {missing[0]!r}")
     return slugs
-
-
-def _check_description(value: Any) -> str:
-    if not isinstance(value, str) or len(value) > _MAX_DESCRIPTION:
-        raise ValueError(f"must be a string of at most {_MAX_DESCRIPTION} characters")
-    return value
-
-
-def _check_status(value: Any) -> str:
-    if value not in tuple(EndpointStatus):
-        raise ValueError("must be active or disabled")
-    return str(value)
 
 
 def set_status(

@@ -4,6 +4,8 @@ Revision ID: 0002
 Revises: 0001
 """
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -11,7 +13,7 @@ revision = "0002"
 down_revision = "0001"
 
 
-def _when(name: str, nullable: bool = True) -> sa.Column:
+def _when(name: str, nullable: bool = True) -> sa.Column[datetime]:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 

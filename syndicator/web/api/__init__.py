@@ -3,39 +3,35 @@
 Conventions every resource module follows (posts, webhooks, subscribers):
 routes on `blueprint`, ids in paths as `<id:name>` (a larger number than a
 database id is a 404, not an overflow), bodies read with `json_body()`, lists
-answered with `listing()`, errors raised as domain errors (web.errors turns
-them into the one JSON error shape), and each route described in
-`openapi.PATHS`.
+paged with `window()` and answered with `listing()`, errors raised as domain
+errors (web.errors turns them into the one JSON error shape), and each route
+described in the module's `DOC` (an `openapi.Section` built from its field table).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import json
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
-from syndicator import xmltext
+from syndicator import paging, xmltext
 from syndicator.errors import InvalidInput
-from syndicator.models import MAX_ID, is_valid_id
+from syndicator.web.api import openapi
+from syndicator.web.api.openapi import MAX_LIMIT
 from syndicator.web.context import core_of_app
 from syndicator.web.errors import api_error
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 
 PUBLIC_ENDPOINTS = {"api.openapi_document"}
-MAX_LIMIT = 100
 DEFAULT_LIMIT = 50
 _MAX_DEPTH = 32
-_MAX_OFFSET = MAX_ID  # no real cursor gets further
 _LIMIT = re.compile(r"[0-9]{1,4}")
 # PATCH bodies are often sent as JSON Merge Patch (RFC 7396); the meaning is the same here.
 JSON_MEDIA_TYPES = ("application/json", "application/merge-patch+json")
@@ -127,70 +123,12 @@ def _depth(value: Any, level: int = 1) -> int:
     return max((_depth(child, level + 1) for child in children), default=level)
 
 
-def limit_arg() -> int:
-    """`?limit=`, 1 to MAX_LIMIT; 422 when malformed."""
+def window() -> paging.Window:
+    """`?limit=` (1 to MAX_LIMIT; 422 when malformed) and `?cursor=` of a list route."""
     raw_limit = request.args.get("limit", str(DEFAULT_LIMIT))
     if not _LIMIT.fullmatch(raw_limit) or not 1 <= int(raw_limit) <= MAX_LIMIT:
         raise InvalidInput({"limit": f"must be a whole number from 1 to {MAX_LIMIT}"})
-    return int(raw_limit)
-
-
-def page_args() -> tuple[int, int]:
-    """(limit, offset) from `?limit=` and `?cursor=`; 422 when either is malformed."""
-    cursor = request.args.get("cursor")
-    return limit_arg(), decode_cursor(cursor) if cursor else 0
-
-
-def position_args() -> tuple[int, tuple[datetime, int] | None]:
-    """(limit, position after which the page starts) for lists ordered by (time, id).
-
-    A position rather than an offset: rows added while a client pages never
-    shift an item from one page to the next.
-    """
-    cursor = request.args.get("cursor")
-    return limit_arg(), decode_position(cursor) if cursor else None
-
-
-def _cursor_text(cursor: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(cursor.encode() + b"==").decode()
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise _bad_cursor() from None
-
-
-def _bad_cursor() -> InvalidInput:
-    return InvalidInput({"cursor": "is not a cursor this API gave out"})
-
-
-def decode_cursor(cursor: str) -> int:
-    text = _cursor_text(cursor)
-    if not text.isdigit() or not 0 <= int(text) <= _MAX_OFFSET:
-        raise _bad_cursor()
-    return int(text)
-
-
-def encode_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(str(offset).encode()).decode().rstrip("=")
-
-
-def decode_position(cursor: str) -> tuple[datetime, int]:
-    moment, _, row_id = _cursor_text(cursor).partition("|")
-    try:
-        at = datetime.fromisoformat(moment).astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise _bad_cursor() from None
-    if not moment.endswith("+00:00") or not row_id.isdigit() or not is_valid_id(int(row_id)):
-        raise _bad_cursor()  # not in the form encode_position writes
-    return at, int(row_id)
-
-
-def encode_position(at: datetime, row_id: int) -> str:
-    text = f"{at.astimezone(UTC).isoformat()}|{row_id}"
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-def offset_cursor(*, limit: int, offset: int, has_more: bool) -> str | None:
-    return encode_cursor(offset + limit) if has_more else None
+    return paging.Window(int(raw_limit), request.args.get("cursor"))
 
 
 def listing(items: list[dict[str, Any]], next_cursor: str | None) -> Response:
@@ -200,10 +138,9 @@ def listing(items: list[dict[str, Any]], next_cursor: str | None) -> Response:
 
 @blueprint.get("/openapi.json")
 def openapi_document() -> Response:
-    from syndicator.web.api import openapi
-
-    return jsonify(openapi.document(core_of_app().config.site.base_url))
+    sections = (openapi.SELF, posts.DOC, webhooks.DOC, subscribers.DOC)
+    return jsonify(openapi.document(core_of_app().config.site.base_url, sections))
 
 
 # Resource modules register their routes on `blueprint` when imported.
-from syndicator.web.api import posts, subscribers, webhooks  # noqa: E402, F401
+from syndicator.web.api import posts, subscribers, webhooks  # noqa: E402

@@ -12,21 +12,59 @@ from typing import Any
 
 from flask import Response, jsonify, url_for
 
-from syndicator import events
+from syndicator import paging, timestamps
 from syndicator.core import Core
 from syndicator.delivery import engine
-from syndicator.models import WebhookAttempt, WebhookEndpoint, WebhookMessage
-from syndicator.web.api import (
-    blueprint,
-    encode_cursor,
-    json_body,
-    listing,
-    offset_cursor,
-    page_args,
-    webhooks_doc,
-)
+from syndicator.fieldtable import Field, Kind, Table
+from syndicator.models import MessageStatus, WebhookAttempt, WebhookEndpoint, WebhookMessage
+from syndicator.web.api import blueprint, json_body, listing, openapi, window
+from syndicator.web.api.openapi import READ_ERRORS, Operation, ref
 from syndicator.web.context import core_of_app
 from syndicator.webhooks import endpoints
+
+ATTEMPT = Table(
+    "an attempt",
+    (
+        Field("at", Kind.TIMESTAMP, read_only=True),
+        Field("status_code", Kind.INTEGER, nullable=True, read_only=True),
+        Field("duration_ms", Kind.INTEGER, read_only=True),
+        Field("error", Kind.TEXT, nullable=True, read_only=True),
+        Field("response", Kind.TEXT, "First 1 KiB of the answer.", nullable=True, read_only=True),
+    ),
+)
+DELIVERY = Table(
+    "a delivery",
+    (
+        Field("id", Kind.INTEGER, read_only=True),
+        Field("event", Kind.TEXT, read_only=True),
+        Field("webhook_id", Kind.TEXT, "The webhook-id header, every retry.", read_only=True),
+        Field("endpoint_id", Kind.INTEGER, read_only=True),
+        Field("status", Kind.CHOICE, choices=tuple(MessageStatus), read_only=True),
+        Field("created_at", Kind.TIMESTAMP, read_only=True),
+        Field("next_attempt_at", Kind.TIMESTAMP, nullable=True, read_only=True),
+        Field("attempts", Kind.RECORDS, "Newest first.", records=ATTEMPT, read_only=True),
+    ),
+)
+SECRETS = Table(
+    "signing secrets",
+    (
+        Field("secret", Kind.TEXT, "`whsec_` and base64: signs every message.", read_only=True),
+        Field("signing", Kind.TEXT_LIST, "Every secret that signs now.", read_only=True),
+    ),
+)
+ROTATED = Table(
+    "a rotated secret",
+    (
+        Field("secret", Kind.TEXT, "The new secret.", read_only=True),
+        Field(
+            "previous_secret_expires_at",
+            Kind.TIMESTAMP,
+            "Until then the old secret signs too.",
+            read_only=True,
+        ),
+    ),
+)
+NEWEST_FIRST = paging.Keyset((WebhookMessage.id,), descending=True)
 
 
 def endpoint_dict(endpoint: WebhookEndpoint) -> dict[str, Any]:
@@ -38,14 +76,14 @@ def endpoint_dict(endpoint: WebhookEndpoint) -> dict[str, Any]:
         "feeds": endpoints.feed_filter(endpoint),
         "status": endpoint.status,
         "disabled_reason": endpoint.disabled_reason,
-        "created_at": events.rfc3339(endpoint.created_at),
-        "updated_at": events.rfc3339(endpoint.updated_at),
+        "created_at": timestamps.rfc3339(endpoint.created_at),
+        "updated_at": timestamps.rfc3339(endpoint.updated_at),
     }
 
 
 def _attempt_dict(attempt: WebhookAttempt) -> dict[str, Any]:
     return {
-        "at": events.rfc3339(attempt.attempted_at),
+        "at": timestamps.rfc3339(attempt.attempted_at),
         "status_code": attempt.status_code,
         "duration_ms": attempt.duration_ms,
         "error": attempt.error,
@@ -64,10 +102,8 @@ def _message_dicts(core: Core, found: list[WebhookMessage]) -> list[dict[str, An
             "webhook_id": message.webhook_id,
             "endpoint_id": message.endpoint_id,
             "status": message.status,
-            "created_at": events.rfc3339(message.created_at),
-            "next_attempt_at": (
-                events.rfc3339(message.next_attempt_at) if message.next_attempt_at else None
-            ),
+            "created_at": timestamps.rfc3339(message.created_at),
+            "next_attempt_at": timestamps.rfc3339_or_none(message.next_attempt_at),
             "attempts": [_attempt_dict(attempt) for attempt in attempts[message.id]],
         }
         for message in found
@@ -83,11 +119,11 @@ def _message(core: Core, message_id: int) -> dict[str, Any]:
 @blueprint.get("/webhooks")
 def list_webhooks() -> Response:
     core = core_of_app()
-    limit, offset = page_args()
+    asked = window()
     with core.reading() as session:
-        found, has_more = endpoints.page(session, limit=limit, offset=offset)
+        found, next_cursor = endpoints.page(session, asked)
         items = [endpoint_dict(endpoint) for endpoint in found]
-    return listing(items, offset_cursor(limit=limit, offset=offset, has_more=has_more))
+    return listing(items, next_cursor)
 
 
 @blueprint.post("/webhooks")
@@ -152,7 +188,7 @@ def rotate_webhook_secret(endpoint_id: int) -> Response:
         secret = endpoints.rotate_secret(endpoint, core.now())
         expires = endpoint.previous_secret_expires_at
         assert expires is not None
-    return jsonify(secret=secret, previous_secret_expires_at=events.rfc3339(expires))
+    return jsonify(secret=secret, previous_secret_expires_at=timestamps.rfc3339(expires))
 
 
 @blueprint.post("/webhooks/<int:endpoint_id>/test")
@@ -164,14 +200,24 @@ def test_webhook(endpoint_id: int) -> Response:
 @blueprint.get("/webhooks/<int:endpoint_id>/deliveries")
 def list_deliveries(endpoint_id: int) -> Response:
     core = core_of_app()
-    limit, before_id = page_args()  # the cursor is the last id seen
+    asked = window()
+    before_id = _last_message_id(asked.cursor)
     with core.reading() as session:
         endpoints.get(session, endpoint_id)
         found, has_more = endpoints.messages(
-            session, endpoint_id, limit=limit, before_id=before_id or None
+            session, endpoint_id, limit=asked.limit, before_id=before_id
         )
-    next_cursor = encode_cursor(found[-1].id) if has_more else None
+    next_cursor = NEWEST_FIRST.cursor_of(found[-1]) if has_more else None
     return listing(_message_dicts(core, found), next_cursor)
+
+
+def _last_message_id(cursor: str | None) -> int | None:
+    """The id a deliveries cursor holds: the page goes on with older messages."""
+    if cursor is None:
+        return None
+    (message_id,) = NEWEST_FIRST.decode(cursor)
+    assert isinstance(message_id, int)  # the key's column is an integer
+    return message_id
 
 
 @blueprint.post("/deliveries/<int:message_id>/retry")
@@ -181,4 +227,63 @@ def retry_delivery(message_id: int) -> Response:
     return jsonify(_message(core, message_id))
 
 
-webhooks_doc.register()
+_ONE = "/api/webhooks/{endpoint_id}"
+_ACT_ERRORS = (*READ_ERRORS, 409)
+DOC = openapi.Section(
+    schemas={
+        "WebhookEndpoint": endpoints.TABLE.output_schema(),
+        "WebhookEndpointCreate": endpoints.TABLE.input_schema(creating=True),
+        "WebhookEndpointPatch": endpoints.TABLE.input_schema(creating=False),
+        "WebhookDelivery": DELIVERY.output_schema(),
+    },
+    operations=(
+        Operation(
+            "get", "/api/webhooks", "listWebhooks", "List webhook endpoints, oldest first",
+            (200, openapi.list_of(ref("WebhookEndpoint"))), openapi.LIST_ERRORS,
+            query=openapi.PAGE_QUERY,
+        ),
+        Operation(
+            "post", "/api/webhooks", "createWebhook",
+            "Register an endpoint; the answer holds its secret",
+            (201, ref("WebhookEndpoint")), openapi.CHANGE_ERRORS,
+            body=ref("WebhookEndpointCreate"),
+        ),
+        Operation(
+            "get", _ONE, "getWebhook", "Get an endpoint", (200, ref("WebhookEndpoint")),
+            READ_ERRORS,
+        ),
+        Operation(
+            "patch", _ONE, "patchWebhook", "Change an endpoint; status active re-enables it",
+            (200, ref("WebhookEndpoint")), openapi.CHANGE_ERRORS,
+            body=ref("WebhookEndpointPatch"),
+        ),
+        Operation(
+            "delete", _ONE, "deleteWebhook", "Delete an endpoint and its log", (204, None),
+            READ_ERRORS,
+        ),
+        Operation(
+            "get", f"{_ONE}/secret", "getWebhookSecret", "The signing secrets",
+            (200, SECRETS.output_schema()), READ_ERRORS,
+        ),
+        Operation(
+            "post", f"{_ONE}/rotate-secret", "rotateWebhookSecret",
+            "New secret; the old one signs too for 24 hours",
+            (200, ROTATED.output_schema()), READ_ERRORS,
+        ),
+        Operation(
+            "post", f"{_ONE}/test", "testWebhook", "Send a webhook.test event now",
+            (200, ref("WebhookDelivery")), _ACT_ERRORS,
+        ),
+        Operation(
+            "get", f"{_ONE}/deliveries", "listWebhookDeliveries",
+            "The endpoint's messages and their attempts, newest first",
+            (200, openapi.list_of(ref("WebhookDelivery"))), (*openapi.LIST_ERRORS, 404),
+            query=openapi.PAGE_QUERY,
+        ),
+        Operation(
+            "post", "/api/deliveries/{message_id}/retry", "retryDelivery",
+            "Send a message again now, with a fresh retry schedule",
+            (200, ref("WebhookDelivery")), _ACT_ERRORS,
+        ),
+    ),
+)  # fmt: skip
