@@ -101,6 +101,15 @@ class Scheduler:
 
 
 @dataclass(frozen=True)
+class Server:
+    """The WSGI server of `serve` and `web` (waitress)."""
+
+    threads: int = 8
+    connection_limit: int = 100
+    channel_timeout: int = 120
+
+
+@dataclass(frozen=True)
 class Admin:
     token: str = ""
     max_body_bytes: int = 1048576
@@ -116,6 +125,7 @@ class Config:
     webhooks: Webhooks = field(default_factory=Webhooks)
     scheduler: Scheduler = field(default_factory=Scheduler)
     admin: Admin = field(default_factory=Admin)
+    server: Server = field(default_factory=Server)
     source: str = "built-in defaults"
     base_dir: Path = field(default_factory=Path.cwd)
 
@@ -134,6 +144,9 @@ class Config:
         return url
 
 
+# waitress counts its own listening socket and wake-up pipe among the connections.
+MIN_CONNECTION_LIMIT = 10
+
 # TOML spells `from`, a Python keyword: map it onto `sender`.
 _RENAMED = {("email", "from"): "sender"}
 # Python-side names that TOML must not use directly.
@@ -144,7 +157,17 @@ _ENV = {
     ("storage", "database_url"): "SYNDICATOR_DATABASE_URL",
     ("email.smtp", "password"): "SYNDICATOR_SMTP_PASSWORD",
 }
-_TOP_LEVEL = ("site", "storage", "feeds", "email", "digest", "webhooks", "scheduler", "admin")
+_TOP_LEVEL = (
+    "site",
+    "storage",
+    "feeds",
+    "email",
+    "digest",
+    "webhooks",
+    "scheduler",
+    "admin",
+    "server",
+)
 
 
 def find_config_file(explicit: str | None) -> Path | None:
@@ -296,9 +319,14 @@ def validate(config: Config) -> Config:
         ("digest.confirm_expiry_days", config.digest.confirm_expiry_days),
         ("digest.subscribe_limit_per_ip", config.digest.subscribe_limit_per_ip),
         ("digest.subscribe_limit_per_email", config.digest.subscribe_limit_per_email),
+        ("server.threads", config.server.threads),
+        ("server.channel_timeout", config.server.channel_timeout),
     ):
         if value < 1:
             raise ConfigError(source, key, "must be at least 1")
+    if config.server.connection_limit < MIN_CONNECTION_LIMIT:
+        reason = f"must be at least {MIN_CONNECTION_LIMIT}"
+        raise ConfigError(source, "server.connection_limit", reason)
     if config.scheduler.poll_seconds <= 0:
         raise ConfigError(source, "scheduler.poll_seconds", "must be greater than 0")
     _validate_webhooks(config.webhooks, source)

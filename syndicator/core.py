@@ -7,21 +7,23 @@ and get an isolated instance. Wiring only: no rules live in this module.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from syndicator import db
 from syndicator.config import Config
 from syndicator.delivery import ssrf
+from syndicator.errors import StorageUnavailable
 from syndicator.feeds import catalog
 from syndicator.feeds.cache import RenderCache, VersionBoard
 from syndicator.metrics import Metrics
 from syndicator.urls import Urls
+from syndicator.writelock import FifoLock
 
 Clock = Callable[[], datetime]
 
@@ -46,10 +48,16 @@ class Core:
 
     def __post_init__(self) -> None:
         self.versions = VersionBoard(self._read_versions)
+        self._write_turn: AbstractContextManager[object] = (
+            FifoLock() if db.is_sqlite(self.engine) else nullcontext()
+        )
 
     def _read_versions(self) -> dict[str, tuple[int, datetime]]:
-        with self.sessions() as session:
-            return catalog.versions(session)
+        try:
+            with self.sessions() as session:
+                return catalog.versions(session)
+        except db.UNAVAILABLE as error:
+            raise StorageUnavailable(db.reason(error)) from error
 
     def now(self) -> datetime:
         return self.clock()
@@ -60,10 +68,21 @@ class Core:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A session committed on success; this process's caches see the change at once."""
-        with db.transaction(self.writers) as session:
+        """A session committed on success; this process's caches see the change at once.
+
+        On SQLite this process's writers take turns in arrival order first (see
+        syndicator.writelock).
+        """
+        with self._write_turn, db.transaction(self.writers) as session:
             yield session
         self.versions.invalidate()
+
+    @contextmanager
+    def writing(self, connection: Connection) -> Iterator[Connection]:
+        """A write transaction on a connection the caller keeps open (the mail sender's
+        one per run), queued with `transaction()`'s."""
+        with self._write_turn, connection.begin():
+            yield connection
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

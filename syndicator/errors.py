@@ -52,6 +52,10 @@ class Conflict(SyndicatorError):
         super().__init__(message)
 
 
+class StorageUnavailable(SyndicatorError):
+    """The database does not answer (down, refusing connections, out of connections)."""
+
+
 class SlugTaken(Conflict):
     """A live post of the feed already holds this slug."""
 

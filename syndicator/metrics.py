@@ -1,10 +1,29 @@
-"""Prometheus metrics, one registry per running instance so tests stay isolated."""
+"""Prometheus metrics, one registry per running instance so tests stay isolated.
+
+Every label takes values from a fixed set: a label copied from the request
+(a made-up method, a path) would add a series per distinct value, and a
+client could grow the server's memory and `/metrics` without bound.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from http import HTTPStatus
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
+_STATUSES = frozenset(status.value for status in HTTPStatus)
+
+
+def method_label(method: str) -> str:
+    """The method, or OTHER for anything outside the standard few."""
+    return method if method in METHODS else "OTHER"
+
+
+def status_label(status: int) -> str:
+    """The status code when it is a registered one, else its class ("5xx")."""
+    return str(status) if status in _STATUSES else f"{str(status)[:1]}xx"
 
 
 @dataclass
@@ -61,6 +80,11 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+
+    def observe_request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
+        """Count one answered request; `endpoint` must be a URL rule or another fixed name."""
+        self.requests.labels(endpoint, method_label(method), status_label(status)).inc()
+        self.request_seconds.labels(endpoint).observe(seconds)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

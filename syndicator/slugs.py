@@ -41,6 +41,8 @@ def _hyphenated(text: str) -> str:
 
 def problem(slug: str) -> str | None:
     """Why `slug` cannot be used in a URL, or None when it can."""
+    if len(slug) > MAX_LENGTH:
+        return f"must be at most {MAX_LENGTH} characters"
     if not _VALID.fullmatch(slug):
         return "must be lower-case letters, digits and single hyphens"
     if slug in RESERVED:

@@ -28,6 +28,10 @@ from syndicator.models import Subscriber, WebhookEndpoint
 from syndicator.posts import importer
 
 PG_URL = os.environ.get("SYNDICATOR_TEST_DATABASE_URL")
+# `python -m syndicator` in a test's child process imports this tree, not whichever
+# checkout the environment has installed.
+_ROOT = str(Path(__file__).parent.parent)
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")]))
 
 
 @pytest.fixture(scope="session", autouse=True)

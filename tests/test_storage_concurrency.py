@@ -7,9 +7,12 @@ transactions therefore take the lock when they begin.
 
 from __future__ import annotations
 
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from syndicator.models import Post
@@ -31,3 +34,41 @@ def test_six_writers_that_read_first_all_commit(core: Any, make_feed: Any) -> No
     assert failures == [None] * 6
     with core.reading() as session:
         assert session.scalar(select(func.count()).select_from(Post)) == 240
+
+
+def test_a_writer_gets_its_turn_while_others_write_back_to_back(core: Any, make_feed: Any) -> None:
+    """Writers that commit and write again at once must not keep another waiting:
+    SQLite alone lets a waiting writer poll with growing sleeps, and it lost to
+    them for dozens of turns."""
+    if core.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL writers queue on row locks, not on SQLite's busy polling")
+    make_feed()
+    order: list[str] = []
+    asked_at: list[int] = []
+    busy_writing = threading.Barrier(4)
+
+    def write(name: str) -> None:
+        data = store.PostData(title=name, published_at=core.now())
+        with core.transaction() as session:
+            store.create(session, "news", data, store.Origin(), core.now())
+            order.append(name)
+            time.sleep(0.01)  # a write that takes a moment, holding the lock
+
+    def busy(writer: int) -> None:
+        busy_writing.wait()
+        for number in range(60):
+            write(f"busy {writer} {number}")
+
+    def now_and_then() -> None:
+        busy_writing.wait()
+        for number in range(5):
+            time.sleep(0.05)
+            asked_at.append(len(order))
+            write(f"once {number}")
+
+    with ThreadPoolExecutor(4) as pool:
+        for future in [*(pool.submit(busy, n) for n in range(3)), pool.submit(now_and_then)]:
+            future.result()
+
+    waited = [order.index(f"once {n}") - asked for n, asked in enumerate(asked_at)]
+    assert max(waited) <= 6, f"waited {waited} turns"  # the three ahead, with room to spare

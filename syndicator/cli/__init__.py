@@ -1,7 +1,8 @@
 """The `syndicator` command: a thin client of the core, like the web app and the worker.
 
-User errors print one line on stderr and exit non-zero; no tracebacks. Each
-area adds its commands from its own module, registered at the bottom.
+User errors, and a database or file the command cannot use, print one line on
+stderr and exit non-zero; no tracebacks. Each area adds its commands from its
+own module, registered at the bottom.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from functools import update_wrapper
 from typing import Any
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from syndicator import config as config_module
 from syndicator import core as core_module
+from syndicator import db
 from syndicator.errors import SyndicatorError
 
 config_option = click.option(
@@ -62,6 +65,12 @@ def main() -> None:
     except SyndicatorError as error:
         click.echo(f"syndicator: {error}", err=True)
         sys.exit(2)
+    except SQLAlchemyError as error:
+        click.echo(f"syndicator: database error: {db.reason(error)}", err=True)
+        sys.exit(3)
+    except OSError as error:
+        click.echo(f"syndicator: {error}", err=True)
+        sys.exit(3)
 
 
 # Command modules register themselves on `cli` when imported.

@@ -32,16 +32,14 @@ def web(core: core_module.Core, host: str, port: int) -> None:
 
 
 def _run_web(core: core_module.Core, host: str, port: int, *, with_scheduler: bool) -> None:
-    import waitress
-
-    from syndicator.web import create_app
+    from syndicator.web import create_app, server
 
     _print_import(_import(core))
     app = create_app(core=core)
     scheduler = worker.start_in_background(core) if with_scheduler else None
     click.echo(f"syndicator serving {core.config.site.base_url} on http://{host}:{port}/")
     try:
-        waitress.serve(app, host=host, port=port, threads=8, ident="syndicator")
+        server.create(app, host=host, port=port, settings=core.config.server).run()
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)

@@ -2,17 +2,24 @@
 
 Any process may change a feed; each process reads every feed's version with
 one small query at most twice a second, so a change made anywhere is served
-everywhere within a second without rendering on every request.
+everywhere within a second without rendering on every request. While the
+database does not answer, the last versions read stand, so feeds already
+rendered are still served.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
+
+from syndicator.errors import StorageUnavailable
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -62,19 +69,38 @@ class VersionBoard:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._load, self._ttl, self._monotonic = load, ttl, monotonic
-        self._versions: dict[str, tuple[int, datetime]] = {}
+        self._versions: dict[str, tuple[int, datetime]] | None = None
         self._read_at: float | None = None
+        self._failing = False
         self._lock = threading.Lock()
 
     def version(self, feed: str) -> int | None:
-        """The feed's current version, or None when no such feed exists."""
+        """The feed's current version, or None when no such feed exists.
+
+        StorageUnavailable only when the database has never answered.
+        """
         with self._lock:
             now = self._monotonic()
             if self._read_at is None or now - self._read_at >= self._ttl:
-                self._versions = self._load()
+                self._refresh()
                 self._read_at = now
+            assert self._versions is not None
             entry = self._versions.get(feed)
         return None if entry is None else entry[0]
+
+    def _refresh(self) -> None:
+        try:
+            self._versions = self._load()
+        except StorageUnavailable as error:
+            if self._versions is None:
+                raise
+            if not self._failing:
+                log.warning("feed versions cannot be refreshed (%s); serving the last known", error)
+            self._failing = True
+            return
+        if self._failing:
+            log.warning("feed versions are read again")
+        self._failing = False
 
     def invalidate(self) -> None:
         """Forget what was read, after this process changed something itself."""

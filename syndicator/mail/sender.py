@@ -199,7 +199,7 @@ class _Run:
         """
         data = self._compose(job)
         required = _REQUIRED[MailKind(job.message.kind)]
-        with self.connection.begin():
+        with self.core.writing(self.connection):
             started = (
                 data is not None
                 and self.connection.execute(
@@ -236,7 +236,7 @@ class _Run:
         )
 
     def _sent(self, job: Job) -> None:
-        with self.connection.begin():
+        with self.core.writing(self.connection):
             self.connection.execute(mail_rows.SENT, self._key(job, at=self.core.now()))
             if job.subscriber.bounce_count:
                 self.connection.execute(
@@ -248,7 +248,7 @@ class _Run:
         return {"mail_id": job.message.id, "owner": self.owner, **values}
 
     def _skip(self, job: Job) -> None:
-        with self.connection.begin():
+        with self.core.writing(self.connection):
             self.connection.execute(mail_rows.SKIP, self._key(job))
         self.report.skipped += 1
 

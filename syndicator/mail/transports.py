@@ -66,19 +66,31 @@ def address_of(header_value: str) -> str:
 
 
 class MaildirTransport:
-    """Writes each message into a Maildir: what would be sent, readable by any mail client."""
+    """Writes each message into a Maildir: what would be sent, readable by any mail client.
+
+    The folder and its parents are made on the first send (the default
+    `instance/mail` has no `instance/` on a PostgreSQL set-up); a folder that
+    cannot be made or written is a temporary failure, so the mail waits.
+    """
 
     def __init__(self, folder: Path) -> None:
-        self.box = mailbox.Maildir(folder, create=True)
+        self.folder = folder
+        self.box: mailbox.Maildir | None = None
 
     def send(self, envelope: Envelope) -> None:
         try:
+            if self.box is None:
+                self.folder.parent.mkdir(parents=True, exist_ok=True)
+                self.box = mailbox.Maildir(self.folder, create=True)
             self.box.add(envelope.data)
         except OSError as error:
-            raise TemporaryFailure(f"cannot write to the maildir: {error}") from None
+            raise TemporaryFailure(
+                f"cannot write to the maildir: {error}", connection=True
+            ) from None
 
     def close(self) -> None:
-        self.box.close()
+        if self.box is not None:
+            self.box.close()
 
 
 class SmtpTransport:

@@ -25,6 +25,9 @@ _POST_KEYS = {"title", "date", "updated", "slug", "author", "tags", "summary", "
 _FEED_KEYS = {"title", "subtitle", "author", "language", "link", "icon", "location"}
 # Values that reach mail headers (or could): one line of text each.
 _HEADER_BOUND = ("title", "author_name", "author_email", "author_uri")
+# Column sizes a value must fit (PostgreSQL refuses longer ones and the import would stop).
+_MAX_ID = 200
+_MAX_LANGUAGE = 35
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ def parse_post(path: str, raw: bytes, timezone: ZoneInfo) -> PostFile:
         author=_optional_text(path, meta, "author"),
         tags=_tags(path, meta.get("tags", [])),
         status=PostStatus.DRAFT if _flag(path, meta, "draft") else PostStatus.PUBLISHED,
-        guid=_optional_text(path, meta, "id"),
+        guid=_guid(path, meta),
     )
     return PostFile(path, data, file_hash(raw))
 
@@ -116,6 +119,13 @@ def _optional_text(path: str, meta: dict[str, Any], key: str) -> str | None:
     raise BadPostFile(path, f"'{key}' must be text")
 
 
+def _guid(path: str, meta: dict[str, Any]) -> str | None:
+    guid = _optional_text(path, meta, "id")
+    if guid is not None and len(guid) > _MAX_ID:
+        raise BadPostFile(path, f"'id' must be at most {_MAX_ID} characters")
+    return guid
+
+
 def _flag(path: str, meta: dict[str, Any], key: str) -> bool:
     value = meta.get(key, False)
     if not isinstance(value, bool):
@@ -156,6 +166,8 @@ def parse_feed_settings(path: Path) -> catalog.FeedSettings:
     values |= {f"author_{key}": author.get(key) for key in ("name", "email", "uri")}
     if any(value is not None and not isinstance(value, str) for value in values.values()):
         raise BadPostFile(label, "every value must be text")
+    if len(values["language"] or "") > _MAX_LANGUAGE:
+        raise BadPostFile(label, f"'language' must be at most {_MAX_LANGUAGE} characters")
     settings = catalog.FeedSettings(
         title=xmltext.clean(meta["title"]),
         **{key: xmltext.clean_optional(value) for key, value in values.items()},

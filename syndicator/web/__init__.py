@@ -17,7 +17,7 @@ from syndicator import config as config_module
 from syndicator import core as core_module
 from syndicator.config import Config
 from syndicator.core import Core
-from syndicator.web import access, api, errors, fastpath, feeds, ops, pages, subscribe
+from syndicator.web import access, api, errors, fastpath, feeds, ops, outage, pages, subscribe
 from syndicator.web.context import core_of_app
 
 
@@ -35,6 +35,7 @@ def create_app(config: Config | None = None, *, core: Core | None = None) -> Fla
     app.register_blueprint(feeds.blueprint)
     app.register_blueprint(pages.blueprint)
     errors.register(app)
+    outage.register(app)
     app.before_request(_start_timer)
     app.before_request(_redirect_within_the_site)
     app.after_request(_record)

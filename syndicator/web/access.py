@@ -36,8 +36,7 @@ def observe(
     """Count and log a finished request; `endpoint` is its URL rule (the metric label)."""
     elapsed = time.perf_counter() - started
     method = environ.get("REQUEST_METHOD", "GET")
-    core.metrics.requests.labels(endpoint, method, str(status)).inc()
-    core.metrics.request_seconds.labels(endpoint).observe(elapsed)
+    core.metrics.observe_request(endpoint, method, status, elapsed)
     target = redact_path(_text(environ.get("PATH_INFO", "/")))
     if query := environ.get("QUERY_STRING"):
         target += "?" + redact_query(_text(query))

@@ -30,6 +30,10 @@ _PAGES = {
     404: ("Not found", "There is nothing at this address. It may have moved, or never existed."),
     405: ("Method not allowed", "This address does not accept that kind of request."),
     410: ("Gone", "This post was removed by its author."),
+    503: (
+        "Temporarily unavailable",
+        "The site cannot reach its database. Please try again in a minute.",
+    ),
     500: ("Something went wrong", "The error was logged. Please try again in a moment."),
 }
 _DOMAIN_STATUS: tuple[tuple[type[SyndicatorError], int, str], ...] = (

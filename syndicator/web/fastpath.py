@@ -5,8 +5,9 @@ bytes and five headers. Routing, the request context and the view cost more
 than that, so a hit is answered here, with the same response object the Flask
 view would build (`feeds.cached_response`) and the same log line and metrics
 (`access.observe`). Anything else (a miss, a browser asking for HTML, a redirect,
-an unknown feed, another method) falls through to Flask unchanged, so the rest
-of the app's behaviour, error pages included, has one implementation.
+an unknown feed, another method, a database that never answered) falls through
+to Flask unchanged, so the rest of the app's behaviour, error pages included,
+has one implementation.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from syndicator.core import Core
+from syndicator.errors import StorageUnavailable
 from syndicator.feeds import formats, serving
 from syndicator.feeds.cache import Rendered
 from syndicator.web import access, feeds
@@ -54,7 +56,10 @@ class FeedFastPath:
         if match is None or match["page"] == "1":
             return None
         fmt, tag, page = _FORMATS[match["file"]], match["tag"], int(match["page"] or 1)
-        rendered = serving.cached(self.core, match["feed"], fmt, tag=tag, page=page)
+        try:
+            rendered = serving.cached(self.core, match["feed"], fmt, tag=tag, page=page)
+        except StorageUnavailable:
+            return None  # Flask answers with the outage page
         if rendered is None:
             return None
         return feeds.RULES[tag is not None, match["page"] is not None], fmt, rendered
