@@ -14,10 +14,9 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from syndicator.core import Core
-from syndicator.delivery import engine
 from syndicator.mail import digests, sender
 from syndicator.posts import store
-from syndicator.webhooks import endpoints
+from syndicator.webhooks import channel, fanout
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +53,9 @@ def deliver_webhooks(core: Core) -> int:
     limit = core.config.webhooks.max_payload_bytes
     while True:
         with core.transaction() as session:
-            if not endpoints.fan_out(session, core.urls, core.now(), max_bytes=limit):
+            if not fanout.fan_out(session, core.urls, core.now(), max_bytes=limit):
                 break
-    report = engine.run(core)
+    report = channel.run(core)
     core.metrics.webhook_attempts.labels("succeeded").inc(report.succeeded)
     core.metrics.webhook_attempts.labels("failed").inc(report.attempted - report.succeeded)
     return report.attempted

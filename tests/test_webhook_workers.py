@@ -18,9 +18,8 @@ from webhook_support import Receiver, Reply, add_feed, build_core, deliver, publ
 
 from syndicator import config as config_module
 from syndicator import core as core_module
-from syndicator.delivery import queue
-from syndicator.models import WebhookAttempt, WebhookMessage
-from syndicator.webhooks import endpoints
+from syndicator.models import Delivery, DeliveryAttempt
+from syndicator.webhooks import channel, endpoints, fanout
 
 WORKER_SETTINGS = {"allow_private_targets": True, "timeout_seconds": 2, "concurrency": 8}
 
@@ -88,10 +87,10 @@ def test_a_killed_worker_loses_nothing(make_config, tmp_path, database_url) -> N
             assert len(ids) == 200  # every endpoint got the event
             assert all(len(found) == 1 for found in ids.values())  # with one webhook-id each
             duplicates = len(receiver.received) - 200
-            in_flight = queue.AHEAD * WORKER_SETTINGS["concurrency"]  # claimed at most
+            in_flight = channel.AHEAD * WORKER_SETTINGS["concurrency"]  # claimed at most
             assert 0 <= duplicates <= in_flight  # only messages in flight were sent again
             with core.reading() as session:
-                statuses = session.scalars(select(WebhookMessage.status)).all()
+                statuses = session.scalars(select(Delivery.status)).all()
             assert sorted(set(statuses)) == ["succeeded"] and len(statuses) == 200
         finally:
             core.close()
@@ -113,7 +112,7 @@ def test_two_workers_on_postgresql_never_send_one_attempt_twice(tmp_path, postgr
                 publish(core, f"Post {number}")
             # Fan out first, so both workers find the 500 messages waiting when they start.
             with core.transaction() as session:
-                while endpoints.fan_out(session, core.urls, core.now(), max_bytes=262144):
+                while fanout.fan_out(session, core.urls, core.now(), max_bytes=262144):
                     pass
             workers = [start_tick(path), start_tick(path)]
             for process in workers:
@@ -121,8 +120,8 @@ def test_two_workers_on_postgresql_never_send_one_attempt_twice(tmp_path, postgr
             webhook_ids = [request.headers["webhook-id"] for request in receiver.received]
             assert len(webhook_ids) == 500 and len(set(webhook_ids)) == 500
             with core.reading() as session:
-                assert session.scalar(select(func.count()).select_from(WebhookAttempt)) == 500
-                runs = set(session.scalars(select(WebhookMessage.claimed_by)))
+                assert session.scalar(select(func.count()).select_from(DeliveryAttempt)) == 500
+                runs = set(session.scalars(select(Delivery.lease_owner)))
             assert len(runs) == 2  # both workers took a share
         finally:
             core.close()

@@ -18,17 +18,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from syndicator.config import Config
+from syndicator.delivery import queue
 from syndicator.errors import Conflict, InvalidInput, NotFound, SyndicatorError
 from syndicator.feeds import catalog
 from syndicator.mail import compose, transports
-from syndicator.models import (
-    Frequency,
-    MailKind,
-    MailMessage,
-    Subscriber,
-    SubscriberStatus,
-    is_valid_id,
-)
+from syndicator.models import Channel, Frequency, Subscriber, SubscriberStatus, is_valid_id
 
 
 class TokenNotFound(NotFound):
@@ -167,18 +161,13 @@ def _start_opt_in(
         message_id=header_id,
         date=now,
     )
-    session.add(
-        MailMessage(
-            subscriber_id=subscriber.id,
-            kind=MailKind.CONFIRMATION,
-            header_id=header_id,
-            raw=raw,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
+    session.flush()  # the subscriber needs its id
+    queue.add(
+        session,
+        Channel.MAIL,
+        [{"subscriber_id": subscriber.id, "message_key": header_id, "raw": raw}],
+        now,
     )
-    session.flush()
 
 
 def message_id(config: Config, domain: str | None = None) -> str:

@@ -1,6 +1,6 @@
 """Admin API routes for webhook endpoints and their delivery log.
 
-HTTP around `webhooks` and `delivery`: one transaction per change; a test
+HTTP around `webhooks` and the delivery queue: one transaction per change; a test
 event or a manual retry is attempted at once, inside the request, and the
 answer shows how it went. Secrets appear only at creation, after a rotation
 and at GET /api/webhooks/<id>/secret, never in lists.
@@ -14,8 +14,8 @@ from flask import Response, jsonify, url_for
 
 from syndicator import events
 from syndicator.core import Core
-from syndicator.delivery import engine
-from syndicator.models import WebhookAttempt, WebhookEndpoint, WebhookMessage
+from syndicator.delivery import queue
+from syndicator.models import Channel, Delivery, DeliveryAttempt, WebhookEndpoint
 from syndicator.web.api import (
     blueprint,
     encode_cursor,
@@ -26,7 +26,7 @@ from syndicator.web.api import (
     webhooks_doc,
 )
 from syndicator.web.context import core_of_app
-from syndicator.webhooks import endpoints
+from syndicator.webhooks import channel, endpoints
 
 
 def endpoint_dict(endpoint: WebhookEndpoint) -> dict[str, Any]:
@@ -43,7 +43,7 @@ def endpoint_dict(endpoint: WebhookEndpoint) -> dict[str, Any]:
     }
 
 
-def _attempt_dict(attempt: WebhookAttempt) -> dict[str, Any]:
+def _attempt_dict(attempt: DeliveryAttempt) -> dict[str, Any]:
     return {
         "at": events.rfc3339(attempt.attempted_at),
         "status_code": attempt.status_code,
@@ -53,15 +53,15 @@ def _attempt_dict(attempt: WebhookAttempt) -> dict[str, Any]:
     }
 
 
-def _message_dicts(core: Core, found: list[WebhookMessage]) -> list[dict[str, Any]]:
+def _message_dicts(core: Core, found: list[Delivery]) -> list[dict[str, Any]]:
     with core.reading() as session:
-        attempts = engine.attempts_of(session, [message.id for message in found])
-        types = engine.event_types(session, [message.event_id for message in found])
+        attempts = queue.attempts_of(session, [message.id for message in found])
+        types = channel.event_types(session, [message.event_id for message in found])
     return [
         {
             "id": message.id,
             "event": types[message.event_id],
-            "webhook_id": message.webhook_id,
+            "webhook_id": message.message_key,
             "endpoint_id": message.endpoint_id,
             "status": message.status,
             "created_at": events.rfc3339(message.created_at),
@@ -76,7 +76,7 @@ def _message_dicts(core: Core, found: list[WebhookMessage]) -> list[dict[str, An
 
 def _message(core: Core, message_id: int) -> dict[str, Any]:
     with core.reading() as session:
-        message = endpoints.get_message(session, message_id)
+        message = queue.get(session, message_id, Channel.WEBHOOK)
     return _message_dicts(core, [message])[0]
 
 
@@ -158,7 +158,7 @@ def rotate_webhook_secret(endpoint_id: int) -> Response:
 @blueprint.post("/webhooks/<int:endpoint_id>/test")
 def test_webhook(endpoint_id: int) -> Response:
     core = core_of_app()
-    return jsonify(_message(core, engine.send_test(core, endpoint_id)))
+    return jsonify(_message(core, channel.send_test(core, endpoint_id)))
 
 
 @blueprint.get("/webhooks/<int:endpoint_id>/deliveries")
@@ -167,8 +167,8 @@ def list_deliveries(endpoint_id: int) -> Response:
     limit, before_id = page_args()  # the cursor is the last id seen
     with core.reading() as session:
         endpoints.get(session, endpoint_id)
-        found, has_more = endpoints.messages(
-            session, endpoint_id, limit=limit, before_id=before_id or None
+        found, has_more = queue.page(
+            session, Channel.WEBHOOK, endpoint_id, limit=limit, before_id=before_id or None
         )
     next_cursor = encode_cursor(found[-1].id) if has_more else None
     return listing(_message_dicts(core, found), next_cursor)
@@ -177,7 +177,7 @@ def list_deliveries(endpoint_id: int) -> Response:
 @blueprint.post("/deliveries/<int:message_id>/retry")
 def retry_delivery(message_id: int) -> Response:
     core = core_of_app()
-    engine.retry(core, message_id)
+    channel.retry(core, message_id)
     return jsonify(_message(core, message_id))
 
 
