@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from syndicator import db
 from syndicator.core import Core
-from syndicator.delivery import heartbeats, queue
+from syndicator.delivery import heartbeats, queue, records
 from syndicator.delivery.retries import Outcome, RetryDecision, Schedule, Verdict, decide
 from syndicator.models import Channel as ChannelName
 from syndicator.models import DeliveryStatus
@@ -93,14 +93,20 @@ def run(core: Core, channel: Channel, *, rng: random.Random | None = None) -> Ru
         ThreadPoolExecutor(channel.concurrency) as pool,
     ):
         dispatch = _Dispatch(core, channel, owner, rng or random.Random())
-        while True:
-            dispatch.collect()
-            if not dispatch.stopped and len(dispatch.in_flight) <= channel.window // 2:
-                for job in dispatch.claim(channel.window - len(dispatch.in_flight)):
-                    dispatch.in_flight[pool.submit(dispatch.attempt, wire, job)] = job
-            if not dispatch.in_flight:
-                return dispatch.report()
-            wait(dispatch.in_flight, return_when=FIRST_COMPLETED)
+        with dispatch.records:
+            return _drive(dispatch, channel, wire, pool)
+
+
+def _drive(dispatch: _Dispatch, channel: Channel, wire: Any, pool: ThreadPoolExecutor) -> RunReport:
+    """Keep up to `window` messages claimed ahead of the senders until none is left."""
+    while True:
+        dispatch.collect()
+        if not dispatch.stopped and len(dispatch.in_flight) <= channel.window // 2:
+            for job in dispatch.claim(channel.window - len(dispatch.in_flight)):
+                dispatch.in_flight[pool.submit(dispatch.attempt, wire, job)] = job
+        if not dispatch.in_flight:
+            return dispatch.report()
+        wait(dispatch.in_flight, return_when=FIRST_COMPLETED)
 
 
 class _Dispatch:
@@ -110,6 +116,7 @@ class _Dispatch:
         self.core, self.channel, self.owner, self.rng = core, channel, owner, rng
         self.in_flight: dict[Future[None], Any] = {}
         self.counting = threading.Lock()
+        self.records = records.GroupCommit(core)
         self.stopped = False
         self.reason = ""
         self.verdicts: Counter[Verdict] = Counter()
@@ -172,8 +179,9 @@ class _Dispatch:
             None,
             f"not tried: {self.reason}",
         )
-        with self.core.transaction() as session:
-            queue.record(session.connection(), claimed.id, self.owner, result, None)
+        self.records.write(
+            lambda session: queue.record(session.connection(), claimed.id, self.owner, result, None)
+        )
         self.count(Verdict.RETRY)
 
     def count(self, verdict: Verdict) -> None:
@@ -181,17 +189,21 @@ class _Dispatch:
             self.verdicts[verdict] += 1
 
     def record(self, job: Any, outcome: Outcome) -> None:
-        """Store the attempt and its consequences in one transaction of its own."""
+        """Store the attempt and its consequences, on their own (`records`)."""
         outcome = _safe(outcome)
         claimed = job.claimed
         decision = decide(outcome, claimed.attempts_before + 1, self.channel.schedule, self.rng)
         result = _result(claimed, outcome, decision)
         attempt = None if outcome.skipped else _attempt_row(outcome)
+
+        def store(session: Session) -> bool:
+            kept = queue.record(session.connection(), claimed.id, self.owner, result, attempt)
+            if kept:
+                self.channel.after(session, job, outcome, decision)
+            return kept
+
         try:
-            with self.core.transaction() as session:
-                kept = queue.record(session.connection(), claimed.id, self.owner, result, attempt)
-                if kept:
-                    self.channel.after(session, job, outcome, decision)
+            kept = self.records.write(store)
         except Exception:  # one unstorable result must not cost the others
             log.exception(
                 "%s delivery %d: the attempt could not be recorded", self.channel.name, claimed.id
@@ -288,8 +300,8 @@ def _log_attempt(
 def deliver_now(core: Core, channel: Channel, delivery_id: int) -> bool:
     """Attempt one message at once (test events, manual retries); False if it was taken."""
     owner = heartbeats.new_owner()
-    with heartbeats.beating(core, owner):
-        dispatch = _Dispatch(core, channel, owner, random.Random())
+    dispatch = _Dispatch(core, channel, owner, random.Random())
+    with heartbeats.beating(core, owner), dispatch.records:
         jobs = dispatch.claim(1, ids=[delivery_id])
         if not jobs:
             return False
