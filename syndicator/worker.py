@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from syndicator.core import Core
+from syndicator.delivery import heartbeats
 from syndicator.mail import digests, sender
 from syndicator.posts import store
 from syndicator.webhooks import channel, fanout
@@ -31,6 +32,7 @@ class TickReport:
 
 def tick(core: Core) -> TickReport:
     """Run every due job once: scheduled posts, webhook deliveries, digests and their mail."""
+    heartbeats.beat(core)
     with core.transaction() as session:
         due = store.publish_due(session, core.now())
         went_live = [f"{post.feed_slug}/{post.slug}" for post in due]

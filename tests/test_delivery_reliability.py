@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -26,10 +27,13 @@ from webhook_support import (
 )
 
 from syndicator import core as core_module
+from syndicator import worker
 from syndicator.cli import cli
-from syndicator.models import Post
+from syndicator.delivery import heartbeats, queue
+from syndicator.models import EndpointStatus, Post, WebhookEndpoint
 from syndicator.posts import store
 from syndicator.web import create_app
+from syndicator.webhooks import endpoints
 
 TOKEN = "reliability-admin-token-0123456789abcdef"
 BAD = Reply(status=429, headers={"Retry-After": "²"}, body=b"no\x00pe \xff\xfe")
@@ -167,3 +171,19 @@ def test_the_payload_timestamp_keeps_sub_second_precision(core, clock) -> None:
         deliver(core)
     (payload,) = bodies(receiver.received)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.250000Z", payload["timestamp"])
+
+
+def test_health_reads_the_last_heartbeat_and_the_oldest_due_message(core, clock) -> None:
+    with core.reading() as session:
+        assert heartbeats.last_beat_age(session, core.now()) is None
+    hook = add_endpoint(core, "http://127.0.0.1:9/hook")
+    with core.transaction() as session:
+        endpoints.set_status(
+            session.get_one(WebhookEndpoint, hook.id), EndpointStatus.DISABLED, "x", core.now()
+        )
+    publish(core, "Waiting")
+    worker.tick(core)  # beats, and fans the post out to the disabled endpoint, where it waits
+    clock.advance(seconds=30)
+    with core.reading() as session:
+        assert heartbeats.last_beat_age(session, core.now()) == timedelta(seconds=30)
+        assert queue.oldest_due_age(session, core.now()) == {"webhook": 30.0}

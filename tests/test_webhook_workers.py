@@ -125,3 +125,53 @@ def test_two_workers_on_postgresql_never_send_one_attempt_twice(tmp_path, postgr
             assert len(runs) == 2  # both workers took a share
         finally:
             core.close()
+
+
+def start_worker(config: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "syndicator", "--config", str(config), "worker"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def test_a_killed_worker_is_taken_over_within_seconds(make_config, tmp_path, database_url) -> None:
+    """kill -9 mid fan-out to 200 endpoints; a new worker finishes within 30 s, long before
+    the dead worker's leases (70 s) run out, because the dead worker stopped beating."""
+    clock = FakeClock(real_now())
+    core = build_core(make_config(webhooks=WORKER_SETTINGS), clock)
+    config = write_config(tmp_path, database_url)
+    config.write_text(config.read_text() + "[scheduler]\npoll_seconds = 1\n", encoding="utf-8")
+    with Receiver(lambda _r: Reply(delay=0.05)) as receiver:
+        try:
+            add_feed(core)
+            register(core, receiver, 200)
+            publish(core, "Fan out")
+            doomed = start_worker(config)
+            wait_for(lambda: len(receiver.received) >= 40, seconds=30)
+            os.kill(doomed.pid, signal.SIGKILL)
+            doomed.wait()
+            assert len(by_path(receiver)) < 200  # killed in the middle of the fan-out
+            killed_at = time.monotonic()
+            successor = start_worker(config)
+            try:
+                wait_for(lambda: len(by_path(receiver)) == 200, seconds=30)
+                taken_over_in = time.monotonic() - killed_at
+            finally:
+                stop(successor)
+            ids = by_path(receiver)
+            assert all(len(found) == 1 for found in ids.values())  # one webhook-id each
+            duplicates = len(receiver.received) - 200
+            assert 0 <= duplicates <= channel.AHEAD * WORKER_SETTINGS["concurrency"]
+            assert taken_over_in < 30
+        finally:
+            core.close()

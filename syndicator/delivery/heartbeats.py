@@ -10,6 +10,7 @@ stays, so anyone can read how long ago a worker was last alive.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
@@ -23,6 +24,8 @@ from sqlalchemy.orm import Session
 
 from syndicator.core import Core
 from syndicator.models import WorkerBeat
+
+log = logging.getLogger(__name__)
 
 STALE_BEATS = 3
 MAX_INTERVAL = 5.0  # seconds between beats, at most
@@ -43,10 +46,16 @@ def new_owner() -> str:
     return f"{PROCESS}/{secrets.token_hex(4)}"
 
 
+FORGOTTEN_AFTER = timedelta(days=1)
+
+
 def beat(core: Core, owner: str = PROCESS) -> None:
-    """Record that `owner` is alive now."""
+    """Record that `owner` is alive now; the worker's own beat also sweeps long-dead ones."""
+    now = core.now()
     with core.transaction() as session:
-        _beat(session, owner, core.now())
+        _beat(session, owner, now)
+        if owner == PROCESS:
+            session.execute(delete(WorkerBeat).where(WorkerBeat.beat_at < now - FORGOTTEN_AFTER))
 
 
 def _beat(session: Session, owner: str, now: datetime) -> None:
@@ -63,7 +72,10 @@ def beating(core: Core, owner: str) -> Iterator[None]:
 
     def keep_beating() -> None:
         while not stop.wait(interval(core).total_seconds()):
-            beat(core, owner)
+            try:
+                beat(core, owner)
+            except Exception:  # a missed beat only lets others take over sooner
+                log.exception("heartbeat of %s not recorded", owner)
 
     thread = threading.Thread(target=keep_beating, name="heartbeat", daemon=True)
     thread.start()
