@@ -85,6 +85,8 @@ def _add_jobs(scheduler: BackgroundScheduler, core: Core) -> None:
 
 def start_in_background(core: Core) -> BackgroundScheduler:
     """The scheduler beside the web server (`serve`)."""
+    # APScheduler logs every run of the tick at INFO; the tick logs what it did itself.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     scheduler = BackgroundScheduler(timezone="UTC")
     _add_jobs(scheduler, core)
     scheduler.start()

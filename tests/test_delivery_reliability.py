@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -187,3 +189,35 @@ def test_health_reads_the_last_heartbeat_and_the_oldest_due_message(core, clock)
     with core.reading() as session:
         assert heartbeats.last_beat_age(session, core.now()) == timedelta(seconds=30)
         assert queue.oldest_due_age(session, core.now()) == {"webhook": 30.0}
+
+
+def test_the_worker_logs_one_line_per_attempt_and_no_scheduler_chatter(
+    make_core, caplog, clock
+) -> None:
+    core = make_core(webhooks=FAST, scheduler={"poll_seconds": 0.2})
+    add_feed(core)
+    caplog.set_level(logging.INFO)
+    with Receiver() as receiver:
+        hook = add_endpoint(core, receiver.url())
+        publish(core, "Logged title")
+        scheduler = worker.start_in_background(core)
+        try:
+            deadline = time.monotonic() + 10
+            while not receiver.received and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.5)  # a few more ticks with nothing to do
+        finally:
+            scheduler.shutdown(wait=True)
+    (message,) = messages(core)
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("syndicator.delivery")]
+    attempt_lines = [line for line in lines if f"delivery {message.id} " in line]
+    assert len(attempt_lines) == 1
+    assert re.search(
+        rf"webhook delivery {message.id} to target {hook.id}: succeeded \(200\) in \d+ ms",
+        attempt_lines[0],
+    )
+    assert not any(
+        hook.secret in r.getMessage() or "Logged title" in r.getMessage() for r in caplog.records
+    )
+    chatter = [r for r in caplog.records if r.name.startswith("apscheduler")]
+    assert [r.getMessage() for r in chatter if r.levelno < logging.WARNING] == []
