@@ -27,12 +27,11 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from syndicator import db
 from syndicator.core import Core
 from syndicator.delivery import heartbeats, queue, records
 from syndicator.delivery.retries import Outcome, RetryDecision, Schedule, Verdict, decide
+from syndicator.models import IN_FLIGHT, DeliveryStatus
 from syndicator.models import Channel as ChannelName
-from syndicator.models import DeliveryStatus
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +51,9 @@ class Channel(Protocol):
     window: int  # messages claimed ahead
     per_target: int | None  # attempts in parallel to one target
     lease: timedelta  # covers waiting in the window and one attempt, with a margin
-    marks_sending: bool  # a message is marked in flight before it goes (in doubt if we die)
+    # A message is marked in flight before it goes (in doubt if we die) and recorded
+    # before the next goes; otherwise records are committed behind the sends.
+    marks_sending: bool
     schedule: Schedule
 
     def targets(self) -> sa.Select[Any] | None:
@@ -99,11 +100,16 @@ def run(core: Core, channel: Channel, *, rng: random.Random | None = None) -> Ru
 
 def _drive(dispatch: _Dispatch, channel: Channel, wire: Any, pool: ThreadPoolExecutor) -> RunReport:
     """Keep up to `window` messages claimed ahead of the senders until none is left."""
+    refill_at = channel.window // 2
     while True:
         dispatch.collect()
-        if not dispatch.stopped and len(dispatch.in_flight) <= channel.window // 2:
-            for job in dispatch.claim(channel.window - len(dispatch.in_flight)):
+        if not dispatch.stopped and len(dispatch.in_flight) <= refill_at:
+            wanted = channel.window - len(dispatch.in_flight)
+            jobs = dispatch.claim(wanted)
+            for job in jobs:
                 dispatch.in_flight[pool.submit(dispatch.attempt, wire, job)] = job
+            # Short of work: ask again only when the run has halved what it holds.
+            refill_at = channel.window // 2 if len(jobs) == wanted else len(dispatch.in_flight) // 2
         if not dispatch.in_flight:
             return dispatch.report()
         wait(dispatch.in_flight, return_when=FIRST_COMPLETED)
@@ -122,9 +128,15 @@ class _Dispatch:
         self.verdicts: Counter[Verdict] = Counter()
 
     def claim(self, limit: int, ids: list[int] | None = None) -> Sequence[Any]:
+        """Lease due messages and load what sending them takes.
+
+        It goes through the same writer as the records, so this process never
+        contends with itself for SQLite's write lock.
+        """
         busy = Counter(job.claimed.target_id for job in self.in_flight.values())
-        now = self.core.now()
-        with self.core.transaction() as session:
+
+        def take(session: Session) -> Sequence[Any]:
+            now = self.core.now()
             claimed = queue.claim(
                 session,
                 self.channel.name,
@@ -134,10 +146,14 @@ class _Dispatch:
                 limit=limit,
                 targets=self.channel.targets(),
                 per_target=self.channel.per_target,
+                waiting=IN_FLIGHT if self.channel.marks_sending else (DeliveryStatus.PENDING,),
                 busy=busy,
                 ids=ids,
             )
             return self.channel.load(session, claimed) if claimed else []
+
+        jobs: Sequence[Any] = self.records.write(take)
+        return jobs
 
     def attempt(self, wire: Any, job: Any) -> None:
         """Send one message and record how it went before the next send on this thread.
@@ -148,10 +164,10 @@ class _Dispatch:
         if self.stopped:
             self.put_back(job)
             return
-        if self.channel.marks_sending:
-            with db.writer(self.core.engine).begin() as connection:
-                if not queue.start(connection, job.claimed.id, self.owner):
-                    return
+        if self.channel.marks_sending and not self.records.write(
+            lambda session: queue.start(session.connection(), job.claimed.id, self.owner)
+        ):
+            return
         outcome = self.channel.send(wire, job)
         self.record(job, outcome)
         if outcome.stop_run:
@@ -169,6 +185,7 @@ class _Dispatch:
                     self.put_back(self.in_flight.pop(future))
 
     def put_back(self, job: Any) -> None:
+        """Back to the queue untried (the wire failed first), due after the next delay."""
         claimed = job.claimed
         failed = Outcome(attempted_at=self.core.now(), duration_ms=0, error=self.reason)
         decision = decide(failed, claimed.attempts_before + 1, self.channel.schedule, self.rng)
@@ -179,9 +196,7 @@ class _Dispatch:
             None,
             f"not tried: {self.reason}",
         )
-        self.records.write(
-            lambda session: queue.record(session.connection(), claimed.id, self.owner, result, None)
-        )
+        self.records.submit(self._store, _Pending(job, queue.Record(claimed.id, result, None)))
         self.count(Verdict.RETRY)
 
     def count(self, verdict: Verdict) -> None:
@@ -193,25 +208,34 @@ class _Dispatch:
         outcome = _safe(outcome)
         claimed = job.claimed
         decision = decide(outcome, claimed.attempts_before + 1, self.channel.schedule, self.rng)
-        result = _result(claimed, outcome, decision)
         attempt = None if outcome.skipped else _attempt_row(outcome)
+        record = queue.Record(claimed.id, _result(claimed, outcome, decision), attempt)
 
-        def store(session: Session) -> bool:
-            kept = queue.record(session.connection(), claimed.id, self.owner, result, attempt)
+        def finish(kept: bool | None, error: BaseException | None) -> None:
+            if error is not None:  # this record only: the others are stored
+                log.error(
+                    "%s delivery %d: the attempt could not be recorded: %r",
+                    self.channel.name,
+                    claimed.id,
+                    error,
+                )
+                return
+            _log_attempt(self.channel.name, claimed, outcome, decision, kept=bool(kept))
             if kept:
-                self.channel.after(session, job, outcome, decision)
-            return kept
+                self.count(decision.verdict)
 
-        try:
-            kept = self.records.write(store)
-        except Exception:  # one unstorable result must not cost the others
-            log.exception(
-                "%s delivery %d: the attempt could not be recorded", self.channel.name, claimed.id
-            )
-            return
-        _log_attempt(self.channel.name, claimed, outcome, decision, kept=kept)
-        if kept:
-            self.count(decision.verdict)
+        pending = _Pending(job, record, outcome, decision)
+        written = self.records.submit(self._store, pending, finish)
+        if self.channel.marks_sending:  # one at a time: the next send waits for this record
+            written.done.wait()
+
+    def _store(self, session: Session, batch: Sequence[_Pending]) -> list[bool]:
+        """Record a batch; what each outcome means for its target, for those still ours."""
+        kept = queue.record(session.connection(), self.owner, [p.record for p in batch])
+        for pending in batch:
+            if pending.record.delivery_id in kept and pending.outcome and pending.decision:
+                self.channel.after(session, pending.job, pending.outcome, pending.decision)
+        return [pending.record.delivery_id in kept for pending in batch]
 
     def report(self) -> RunReport:
         counts = self.verdicts
@@ -222,6 +246,16 @@ class _Dispatch:
             deferred=counts[Verdict.RETRY],
             skipped=counts[Verdict.SKIPPED],
         )
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A record waiting for its group commit."""
+
+    job: Any
+    record: queue.Record
+    outcome: Outcome | None = None
+    decision: RetryDecision | None = None
 
 
 _STATUS_AFTER = {

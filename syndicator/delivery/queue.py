@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import ColumnElement, Connection, exists, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, exists, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from syndicator import db
@@ -32,6 +32,7 @@ from syndicator.models import (
     Delivery,
     DeliveryAttempt,
     DeliveryStatus,
+    UTCDateTime,
     WorkerBeat,
     is_valid_id,
 )
@@ -66,28 +67,37 @@ class Lease:
 # --- adding messages -----------------------------------------------------------------------
 
 
-def add(session: Session, channel: Channel, rows: list[dict[str, Any]], now: datetime) -> list[int]:
-    """Queue messages due now (each row: target, message_key, ...); their ids, in order."""
+def add(session: Session, channel: Channel, rows: list[dict[str, Any]], now: datetime) -> None:
+    """Queue messages due now (each row: its target, message_key, and what else it has)."""
+    if rows:
+        session.execute(insert(Delivery), _filled(channel, rows, now))
+
+
+def add_with_ids(
+    session: Session, channel: Channel, rows: list[dict[str, Any]], now: datetime
+) -> list[int]:
+    """`add`, returning the new messages' ids in the order of `rows`."""
     if not rows:
         return []
-    filled = [
-        {
-            "channel": channel,
-            "status": DeliveryStatus.PENDING,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-            "event_id": None,
-            "order_key": None,
-            "raw": None,
-            **row,
-        }
-        for row in rows
-    ]
     inserted = session.execute(
-        insert(Delivery).returning(Delivery.id, sort_by_parameter_order=True), filled
+        insert(Delivery).returning(Delivery.id, sort_by_parameter_order=True),
+        _filled(channel, rows, now),
     )
     return list(inserted.scalars())
+
+
+def _filled(channel: Channel, rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    defaults = {
+        "channel": channel,
+        "status": DeliveryStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "event_id": None,
+        "order_key": None,
+        "raw": None,
+    }
+    return [{**defaults, **row} for row in rows]
 
 
 # --- claiming ------------------------------------------------------------------------------
@@ -101,9 +111,12 @@ def _free(now: datetime, stale_before: datetime) -> ColumnElement[bool]:
     return or_(Delivery.lease_until.is_(None), Delivery.lease_until <= now, ~alive)
 
 
+_EARLIER = aliased(Delivery, name="earlier")
+
+
 def _first_in_order() -> ColumnElement[bool]:
     """No earlier event with the same order key is still waiting (per endpoint and post)."""
-    earlier = aliased(Delivery)
+    earlier = _EARLIER
     return ~exists().where(
         earlier.order_key == Delivery.order_key,
         earlier.event_id < Delivery.event_id,
@@ -123,8 +136,12 @@ def claim(
     per_target: int | None = None,
     busy: Counter[int] | None = None,
     ids: Iterable[int] | None = None,
+    waiting: Sequence[DeliveryStatus] = IN_FLIGHT,
 ) -> list[Claimed]:
     """Lease up to `limit` due messages of `channel` to `lease.owner`, oldest due first.
+
+    `waiting`: the statuses a claimable message has (a channel that never marks
+    its messages `sending` finds none there to recover).
 
     `targets` limits the claim to those targets (e.g. active endpoints); at most
     `per_target` messages of one target are in flight, counting `busy`. A run
@@ -133,10 +150,18 @@ def claim(
     """
     target = target_of(channel)
     query = (
-        select(Delivery)
+        select(
+            Delivery.id,
+            target.label("target_id"),
+            Delivery.event_id,
+            Delivery.message_key,
+            Delivery.attempts,
+            Delivery.raw,
+            Delivery.created_at,
+            Delivery.next_attempt_at,
+        )
         .where(
             Delivery.channel == channel,
-            Delivery.status.in_(IN_FLIGHT),
             Delivery.next_attempt_at <= now,
             _free(now, stale_before),
             or_(Delivery.lease_owner.is_(None), Delivery.lease_owner != lease.owner),
@@ -151,12 +176,16 @@ def claim(
         query = query.where(Delivery.id.in_(list(ids)))
     if not db.is_sqlite(session.get_bind()):  # type: ignore[arg-type]
         query = query.with_for_update(skip_locked=True, of=Delivery)
+    # One query per status, each an ordered walk of the (channel, status, due) index that
+    # stops at the limit; `status IN (...)` would sort every due row first.
+    found = [
+        row for status in waiting for row in session.execute(query.where(Delivery.status == status))
+    ]
     counts = Counter(busy or {})
-    taken: list[Delivery] = []
-    for row in session.scalars(query):
-        target_id = getattr(row, target.key)
-        if len(taken) < limit and (per_target is None or counts[target_id] < per_target):
-            counts[target_id] += 1
+    taken: list[Any] = []
+    for row in sorted(found, key=lambda row: (row.next_attempt_at, row.id)):
+        if len(taken) < limit and (per_target is None or counts[row.target_id] < per_target):
+            counts[row.target_id] += 1
             taken.append(row)
     if not taken:
         return []
@@ -169,7 +198,7 @@ def claim(
     return [
         Claimed(
             id=row.id,
-            target_id=getattr(row, target.key),
+            target_id=row.target_id,
             event_id=row.event_id,
             message_key=row.message_key,
             attempts_before=row.attempts,
@@ -213,36 +242,71 @@ class Result:
     last_error: str | None
 
 
-def record(
-    connection: Connection,
-    delivery_id: int,
-    owner: str,
-    result: Result,
-    attempt: dict[str, Any] | None,
-) -> bool:
-    """Store one attempt and the message's new state, if `owner` still holds the claim.
+@dataclass(frozen=True)
+class Record:
+    """One message's new state, and the attempt that led to it (None: not tried)."""
 
-    False (and nothing written) when another run took the message meanwhile.
+    delivery_id: int
+    result: Result
+    attempt: dict[str, Any] | None
+
+
+_FIELDS: dict[str, Any] = {
+    "status": bindparam("r_status"),
+    "attempts": bindparam("r_attempts"),
+    "last_error": bindparam("r_error"),
+    "lease_until": None,
+}
+# Back to the queue until `next_attempt_at`; or done, its bytes no longer needed.
+_AGAIN = (
+    update(Delivery)
+    .where(Delivery.id == bindparam("r_id"))
+    .values(**_FIELDS, next_attempt_at=bindparam("r_next", type_=UTCDateTime()))
+)
+_DONE = (
+    update(Delivery)
+    .where(Delivery.id == bindparam("r_id"))
+    .values(**_FIELDS, finished_at=bindparam("r_finished", type_=UTCDateTime()), raw=None)
+)
+
+
+def record(connection: Connection, owner: str, records: Sequence[Record]) -> set[int]:
+    """Store attempts and new states of the messages `owner` still holds; their ids.
+
+    The others (another run took them meanwhile) are left alone. The claim is
+    checked and the rows written under one lock: SQLite's write lock, or the
+    rows' FOR UPDATE lock on PostgreSQL.
     """
-    values: dict[str, Any] = {
-        "status": result.status,
-        "attempts": result.attempts,
-        "last_error": result.last_error,
-        "lease_until": None,
-        "finished_at": result.finished_at,
-    }
-    if result.next_attempt_at is not None:
-        values["next_attempt_at"] = result.next_attempt_at
-    if result.status != DeliveryStatus.PENDING:
-        values["raw"] = None
-    changed = connection.execute(
-        update(Delivery).where(*_mine(delivery_id, owner)).values(**values)
+    ids = [record.delivery_id for record in records]
+    held = select(Delivery.id).where(
+        Delivery.id.in_(ids),
+        Delivery.lease_owner == owner,
+        Delivery.lease_until.is_not(None),
+        Delivery.status.in_(IN_FLIGHT),
     )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
-        return False
-    if attempt is not None:
-        connection.execute(insert(DeliveryAttempt), [{"delivery_id": delivery_id, **attempt}])
-    return True
+    if connection.dialect.name != "sqlite":
+        held = held.with_for_update()
+    kept = set(connection.scalars(held))
+    mine = [record for record in records if record.delivery_id in kept]
+    again = [_params(r) for r in mine if r.result.status == DeliveryStatus.PENDING]
+    done = [_params(r) for r in mine if r.result.status != DeliveryStatus.PENDING]
+    attempts = [{"delivery_id": r.delivery_id, **r.attempt} for r in mine if r.attempt]
+    for statement, rows in ((_AGAIN, again), (_DONE, done), (insert(DeliveryAttempt), attempts)):
+        if rows:
+            connection.execute(statement, rows)
+    return kept
+
+
+def _params(record: Record) -> dict[str, Any]:
+    result = record.result
+    return {
+        "r_id": record.delivery_id,
+        "r_status": result.status,
+        "r_attempts": result.attempts,
+        "r_error": result.last_error,
+        "r_next": result.next_attempt_at,
+        "r_finished": result.finished_at,
+    }
 
 
 # --- manual changes ------------------------------------------------------------------------
@@ -330,11 +394,3 @@ def oldest_due_age(session: Session, now: datetime) -> dict[str, float]:
         .group_by(Delivery.channel)
     )
     return {channel: max(0.0, (now - due).total_seconds()) for channel, due in rows}
-
-
-def statuses(session: Session, channel: Channel, target_id: int) -> list[str]:
-    """The status of every message of one target, oldest first."""
-    query = select(Delivery.status).where(
-        Delivery.channel == channel, target_of(channel) == target_id
-    )
-    return list(session.scalars(query.order_by(Delivery.id)))

@@ -1,17 +1,19 @@
-"""Group commit: writes from many sending threads, committed together, a savepoint each.
+"""Group commit: writes from many sending threads, committed together by one writer.
 
-Each attempt's record is its own unit: it runs in a SAVEPOINT, so a record
-the database refuses rolls back alone and never costs the others. What
-arrives while a group is being committed waits for the next group, so under
-load one commit carries many records, and with one sender one each. The
-caller waits until its record is committed: a channel that sends one message
-at a time never starts the next before the last is stored.
+What arrives while a group is being committed waits for the next group, so
+under load one commit carries many writes, and with one sender one each.
+Writes of one kind (the same `step`) run as one batch: a group's attempt
+records become a few statements, not a few per record. Each write is still
+its own unit: when a group fails, every write of it is tried again in a
+transaction of its own, so a record the database refuses fails alone and
+never costs the others. One writer per run also means the run never contends
+with itself for SQLite's write lock (whose waits are sleeps).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -21,10 +23,15 @@ from sqlalchemy.orm import Session
 
 from syndicator.core import Core
 
+# Runs a batch of items in a session; one result per item, in order.
+Step = Callable[[Session, Sequence[Any]], Sequence[Any]]
+
 
 @dataclass
-class _Write:
-    step: Callable[[Session], Any]
+class Write:
+    step: Step
+    item: Any
+    then: Callable[[Any, BaseException | None], None] | None = None
     done: threading.Event = field(default_factory=threading.Event)
     result: Any = None
     error: BaseException | None = None
@@ -34,15 +41,25 @@ class GroupCommit:
     def __init__(self, core: Core) -> None:
         self.core = core
         self.lock = threading.Lock()
-        self.waiting: list[_Write] = []
+        self.waiting: list[Write] = []
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="records")
 
-    def write(self, step: Callable[[Session], Any]) -> Any:
-        """Run `step(session)` in the next group; its result once committed, or its error."""
-        entry = _Write(step)
+    def submit(
+        self,
+        step: Step,
+        item: Any,
+        then: Callable[[Any, BaseException | None], None] | None = None,
+    ) -> Write:
+        """Run `item` through `step` in the next group; `then(result, error)` once committed."""
+        entry = Write(step, item, then)
         with self.lock:
             self.waiting.append(entry)
         self.writer.submit(self._flush)
+        return entry
+
+    def write(self, once: Callable[[Session], Any]) -> Any:
+        """Run `once(session)` in the next group; its result once committed, or its error."""
+        entry = self.submit(lambda session, items: [once(session)], None)
         entry.done.wait()
         if entry.error is not None:
             raise entry.error
@@ -54,19 +71,28 @@ class GroupCommit:
         if not group:
             return
         try:
-            with self.core.transaction() as session:
-                for entry in group:
-                    try:
-                        with session.begin_nested():
-                            entry.result = entry.step(session)
-                    except Exception as error:  # this record only: the rest go on
-                        entry.error = error
-        except Exception as error:  # the commit itself failed: every record of the group
+            self._commit(group)
+        except Exception:  # find the culprit: each write again, in a transaction of its own
             for entry in group:
-                entry.error = entry.error or error
+                try:
+                    self._commit([entry])
+                except Exception as error:
+                    entry.error = error
         finally:
             for entry in group:
                 entry.done.set()
+                if entry.then is not None:
+                    entry.then(entry.result, entry.error)
+
+    def _commit(self, group: list[Write]) -> None:
+        batches: dict[Step, list[Write]] = {}
+        for entry in group:
+            batches.setdefault(entry.step, []).append(entry)
+        with self.core.transaction() as session:
+            for step, entries in batches.items():
+                results = step(session, [entry.item for entry in entries])
+                for entry, result in zip(entries, results, strict=True):
+                    entry.result = result
 
     def __enter__(self) -> GroupCommit:
         return self

@@ -201,7 +201,7 @@ def _record(
         {"subscriber_id": subscriber.id, "message_key": subscriptions.message_id(config, domain)}
         for subscriber, _posts in digests
     ]
-    delivery_ids = queue.add(session, Channel.MAIL, rows, now)
+    delivery_ids = queue.add_with_ids(session, Channel.MAIL, rows, now)
     session.execute(
         insert(DigestPost),
         [

@@ -185,8 +185,8 @@ def send_test(core: Core, endpoint_id: int) -> int:
         event = events.record_test(session, endpoint.id, core.now())
         session.flush()
         limit = core.config.webhooks.max_payload_bytes
-        (message_id,) = fanout.fan_out_event(
-            session, event, [endpoint], core.urls, core.now(), max_bytes=limit
+        message_id = fanout.fan_out_test(
+            session, event, endpoint, core.urls, core.now(), max_bytes=limit
         )
     engine.deliver_now(core, WebhookChannel(core), message_id)
     return message_id

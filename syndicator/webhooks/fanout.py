@@ -36,29 +36,43 @@ def fan_out(session: Session, urls: Urls, now: datetime, *, max_bytes: int, batc
         return 0
     every_endpoint = list(session.scalars(select(WebhookEndpoint)))
     for event in pending:
-        fan_out_event(session, event, every_endpoint, urls, now, max_bytes=max_bytes)
+        rows = _message_rows(event, every_endpoint, urls, now, max_bytes=max_bytes)
+        queue.add(session, Channel.WEBHOOK, rows, now)
     return len(pending)
 
 
-def fan_out_event(
+def fan_out_test(
     session: Session,
+    event: WebhookEvent,
+    endpoint: WebhookEndpoint,
+    urls: Urls,
+    now: datetime,
+    *,
+    max_bytes: int,
+) -> int:
+    """A test event's one message, queued; its id."""
+    rows = _message_rows(event, [endpoint], urls, now, max_bytes=max_bytes)
+    (message_id,) = queue.add_with_ids(session, Channel.WEBHOOK, rows, now)
+    return message_id
+
+
+def _message_rows(
     event: WebhookEvent,
     candidates: list[WebhookEndpoint],
     urls: Urls,
     now: datetime,
     *,
     max_bytes: int,
-) -> list[int]:
-    """Render the event once and queue a message per matching endpoint; their ids."""
+) -> list[dict[str, Any]]:
+    """Render the event once; a message per matching endpoint."""
     event.body = events.render(event, urls, max_bytes=max_bytes)
     event.fanned_out_at = now
     post_id = json.loads(event.snapshot).get("id") if event.type in events.POST_EVENTS else None
-    rows = [
+    return [
         _message_row(event, endpoint, post_id)
         for endpoint in candidates
         if endpoints.matches(endpoint, event)
     ]
-    return queue.add(session, Channel.WEBHOOK, rows, now)
 
 
 def _message_row(event: WebhookEvent, endpoint: WebhookEndpoint, post_id: Any) -> dict[str, Any]:

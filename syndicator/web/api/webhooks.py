@@ -66,7 +66,7 @@ def _message_dicts(core: Core, found: list[Delivery]) -> list[dict[str, Any]]:
             "status": message.status,
             "created_at": events.rfc3339(message.created_at),
             "next_attempt_at": (
-                events.rfc3339(message.next_attempt_at) if message.next_attempt_at else None
+                events.rfc3339(message.next_attempt_at) if message.status == "pending" else None
             ),
             "attempts": [_attempt_dict(attempt) for attempt in attempts[message.id]],
         }
