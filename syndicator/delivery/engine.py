@@ -88,14 +88,14 @@ class RunReport:
 def run(core: Core, channel: Channel, *, rng: random.Random | None = None) -> RunReport:
     """Send every message of `channel` due now, until none is left for this run."""
     owner = heartbeats.new_owner()
+    dispatch = _Dispatch(core, channel, owner, rng or random.Random())
     with (
-        heartbeats.beating(core, owner),
+        dispatch.records,
+        heartbeats.beating(core, owner, dispatch.records.write),
         channel.wire() as wire,
         ThreadPoolExecutor(channel.concurrency) as pool,
     ):
-        dispatch = _Dispatch(core, channel, owner, rng or random.Random())
-        with dispatch.records:
-            return _drive(dispatch, channel, wire, pool)
+        return _drive(dispatch, channel, wire, pool)
 
 
 def _drive(dispatch: _Dispatch, channel: Channel, wire: Any, pool: ThreadPoolExecutor) -> RunReport:
@@ -335,7 +335,7 @@ def deliver_now(core: Core, channel: Channel, delivery_id: int) -> bool:
     """Attempt one message at once (test events, manual retries); False if it was taken."""
     owner = heartbeats.new_owner()
     dispatch = _Dispatch(core, channel, owner, random.Random())
-    with heartbeats.beating(core, owner), dispatch.records:
+    with dispatch.records, heartbeats.beating(core, owner, dispatch.records.write):
         jobs = dispatch.claim(1, ids=[delivery_id])
         if not jobs:
             return False

@@ -15,9 +15,10 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -64,16 +65,23 @@ def _beat(session: Session, owner: str, now: datetime) -> None:
         session.add(WorkerBeat(owner=owner, beat_at=now))
 
 
+Writer = Callable[[Callable[[Session], Any]], Any]
+
+
 @contextmanager
-def beating(core: Core, owner: str) -> Iterator[None]:
-    """Keep `owner` alive while the block runs; forget it after."""
-    beat(core, owner)
+def beating(core: Core, owner: str, write: Writer) -> Iterator[None]:
+    """Keep `owner` alive while the block runs; forget it after.
+
+    `write` runs a step in a write transaction: the run's own writer, so the
+    beats never wait for the run's other writes in SQLite's busy loop.
+    """
+    write(lambda session: _beat(session, owner, core.now()))
     stop = threading.Event()
 
     def keep_beating() -> None:
         while not stop.wait(interval(core).total_seconds()):
             try:
-                beat(core, owner)
+                write(lambda session: _beat(session, owner, core.now()))
             except Exception:  # a missed beat only lets others take over sooner
                 log.exception("heartbeat of %s not recorded", owner)
 
@@ -84,8 +92,7 @@ def beating(core: Core, owner: str) -> Iterator[None]:
     finally:
         stop.set()
         thread.join()
-        with core.transaction() as session:
-            session.execute(delete(WorkerBeat).where(WorkerBeat.owner == owner))
+        write(lambda session: session.execute(delete(WorkerBeat).where(WorkerBeat.owner == owner)))
 
 
 def last_beat_age(session: Session, now: datetime) -> timedelta | None:

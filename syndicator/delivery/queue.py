@@ -150,16 +150,7 @@ def claim(
     """
     target = target_of(channel)
     query = (
-        select(
-            Delivery.id,
-            target.label("target_id"),
-            Delivery.event_id,
-            Delivery.message_key,
-            Delivery.attempts,
-            Delivery.raw,
-            Delivery.created_at,
-            Delivery.next_attempt_at,
-        )
+        select(Delivery.id, target.label("target_id"))
         .where(
             Delivery.channel == channel,
             Delivery.next_attempt_at <= now,
@@ -176,36 +167,49 @@ def claim(
         query = query.where(Delivery.id.in_(list(ids)))
     if not db.is_sqlite(session.get_bind()):  # type: ignore[arg-type]
         query = query.with_for_update(skip_locked=True, of=Delivery)
-    # One query per status, each an ordered walk of the (channel, status, due) index that
-    # stops at the limit; `status IN (...)` would sort every due row first.
-    found = [
-        row for status in waiting for row in session.execute(query.where(Delivery.status == status))
-    ]
+    # One query per status (in doubt first), each an ordered walk of the (channel,
+    # status, due) index that stops at the limit; `status IN (...)` would sort every
+    # due row first.
     counts = Counter(busy or {})
-    taken: list[Any] = []
-    for row in sorted(found, key=lambda row: (row.next_attempt_at, row.id)):
-        if len(taken) < limit and (per_target is None or counts[row.target_id] < per_target):
-            counts[row.target_id] += 1
-            taken.append(row)
+    taken: dict[int, int] = {}
+    for status in sorted(waiting, reverse=True):  # sending, then pending
+        for delivery_id, target_id in session.execute(query.where(Delivery.status == status)):
+            assert target_id is not None  # every message of a channel has its target
+            if len(taken) < limit and (per_target is None or counts[target_id] < per_target):
+                counts[target_id] += 1
+                taken[delivery_id] = target_id
     if not taken:
         return []
     session.execute(
         update(Delivery)
-        .where(Delivery.id.in_([row.id for row in taken]))
+        .where(Delivery.id.in_(list(taken)))
         .values(lease_owner=lease.owner, lease_until=lease.until)
         .execution_options(synchronize_session=False)
     )
+    details = {
+        row.id: row
+        for row in session.execute(
+            select(
+                Delivery.id,
+                Delivery.event_id,
+                Delivery.message_key,
+                Delivery.attempts,
+                Delivery.raw,
+                Delivery.created_at,
+            ).where(Delivery.id.in_(list(taken)))
+        )
+    }
     return [
         Claimed(
-            id=row.id,
-            target_id=row.target_id,
-            event_id=row.event_id,
-            message_key=row.message_key,
-            attempts_before=row.attempts,
-            raw=row.raw,
-            created_at=row.created_at,
+            id=delivery_id,
+            target_id=target_id,
+            event_id=details[delivery_id].event_id,
+            message_key=details[delivery_id].message_key,
+            attempts_before=details[delivery_id].attempts,
+            raw=details[delivery_id].raw,
+            created_at=details[delivery_id].created_at,
         )
-        for row in taken
+        for delivery_id, target_id in taken.items()
     ]
 
 

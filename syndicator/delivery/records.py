@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -40,9 +39,11 @@ class Write:
 class GroupCommit:
     def __init__(self, core: Core) -> None:
         self.core = core
-        self.lock = threading.Lock()
+        self.arrived = threading.Condition()
         self.waiting: list[Write] = []
-        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="records")
+        self.closing = False
+        self.writer = threading.Thread(target=self._run, name="records", daemon=True)
+        self.writer.start()
 
     def submit(
         self,
@@ -52,9 +53,9 @@ class GroupCommit:
     ) -> Write:
         """Run `item` through `step` in the next group; `then(result, error)` once committed."""
         entry = Write(step, item, then)
-        with self.lock:
+        with self.arrived:
             self.waiting.append(entry)
-        self.writer.submit(self._flush)
+            self.arrived.notify()
         return entry
 
     def write(self, once: Callable[[Session], Any]) -> Any:
@@ -65,11 +66,18 @@ class GroupCommit:
             raise entry.error
         return entry.result
 
-    def _flush(self) -> None:
-        with self.lock:
-            group, self.waiting = self.waiting, []
-        if not group:
-            return
+    def _run(self) -> None:
+        """Commit whatever waits, as one group, until closed and drained."""
+        while True:
+            with self.arrived:
+                while not self.waiting and not self.closing:
+                    self.arrived.wait()
+                group, self.waiting = self.waiting, []
+            if not group:
+                return
+            self._flush(group)
+
+    def _flush(self, group: list[Write]) -> None:
         try:
             self._commit(group)
         except Exception:  # find the culprit: each write again, in a transaction of its own
@@ -103,4 +111,7 @@ class GroupCommit:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        self.writer.shutdown()
+        with self.arrived:
+            self.closing = True
+            self.arrived.notify()
+        self.writer.join()

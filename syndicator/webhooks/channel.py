@@ -37,7 +37,7 @@ from syndicator.webhooks import endpoints, fanout, signing
 log = logging.getLogger(__name__)
 
 USER_AGENT = f"syndicator/{__version__}"
-AHEAD = 4  # a run claims up to AHEAD * concurrency messages, refilling at half
+AHEAD = 8  # a run claims up to AHEAD * concurrency messages, refilling at half
 
 
 @dataclass(frozen=True)
