@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager
@@ -51,13 +51,19 @@ class Channel(Protocol):
     window: int  # messages claimed ahead
     per_target: int | None  # attempts in parallel to one target
     lease: timedelta  # covers waiting in the window and one attempt, with a margin
-    # A message is marked in flight before it goes (in doubt if we die) and recorded
-    # before the next goes; otherwise records are committed behind the sends.
+    # A message is marked in flight before it goes (in doubt if we die), and so
+    # only after the record of the one before it is committed.
     marks_sending: bool
     schedule: Schedule
 
     def targets(self) -> sa.Select[Any] | None:
         """The targets that may be sent to now (None: all)."""
+
+    def wanted(self, job: Any) -> sa.ColumnElement[bool]:
+        """Checked as the message is marked `sending`: its target still wants it."""
+
+    def prepare(self, job: Any) -> None:
+        """Work done ahead of the send, off the senders' threads (composing a mail)."""
 
     def wire(self) -> AbstractContextManager[Any]:
         """The connection every send of a run shares (HTTP client, SMTP transport)."""
@@ -99,17 +105,24 @@ def run(core: Core, channel: Channel, *, rng: random.Random | None = None) -> Ru
 
 
 def _drive(dispatch: _Dispatch, channel: Channel, wire: Any, pool: ThreadPoolExecutor) -> RunReport:
-    """Keep up to `window` messages claimed ahead of the senders until none is left."""
+    """Keep up to `window` messages claimed ahead of the senders until none is left.
+
+    Claimed messages wait in `ready`; only twice as many as there are senders
+    are handed to the pool at a time, so waiting on them stays cheap.
+    """
     refill_at = channel.window // 2
     while True:
         dispatch.collect()
-        if not dispatch.stopped and len(dispatch.in_flight) <= refill_at:
-            wanted = channel.window - len(dispatch.in_flight)
+        if not dispatch.stopped and dispatch.held() <= refill_at:
+            wanted = channel.window - dispatch.held()
             jobs = dispatch.claim(wanted)
-            for job in jobs:
-                dispatch.in_flight[pool.submit(dispatch.attempt, wire, job)] = job
+            dispatch.ready.extend(jobs)
             # Short of work: ask again only when the run has halved what it holds.
-            refill_at = channel.window // 2 if len(jobs) == wanted else len(dispatch.in_flight) // 2
+            refill_at = channel.window // 2 if len(jobs) == wanted else dispatch.held() // 2
+        while dispatch.ready and len(dispatch.in_flight) < 2 * channel.concurrency:
+            job = dispatch.ready.popleft()
+            started = dispatch.prepare(job)
+            dispatch.in_flight[pool.submit(dispatch.attempt, wire, job, started)] = job
         if not dispatch.in_flight:
             return dispatch.report()
         wait(dispatch.in_flight, return_when=FIRST_COMPLETED)
@@ -121,6 +134,8 @@ class _Dispatch:
     def __init__(self, core: Core, channel: Channel, owner: str, rng: random.Random) -> None:
         self.core, self.channel, self.owner, self.rng = core, channel, owner, rng
         self.in_flight: dict[Future[None], Any] = {}
+        self.ready: deque[Any] = deque()
+        self.thread = threading.local()  # each sender's last record
         self.counting = threading.Lock()
         self.records = records.GroupCommit(core)
         self.stopped = False
@@ -133,7 +148,8 @@ class _Dispatch:
         It goes through the same writer as the records, so this process never
         contends with itself for SQLite's write lock.
         """
-        busy = Counter(job.claimed.target_id for job in self.in_flight.values())
+        held = [*self.in_flight.values(), *self.ready]
+        busy = Counter(job.claimed.target_id for job in held)
 
         def take(session: Session) -> Sequence[Any]:
             now = self.core.now()
@@ -155,21 +171,42 @@ class _Dispatch:
         jobs: Sequence[Any] = self.records.write(take)
         return jobs
 
-    def attempt(self, wire: Any, job: Any) -> None:
-        """Send one message and record how it went before the next send on this thread.
+    def prepare(self, job: Any) -> records.Write | None:
+        """Work done while the senders are busy: the channel's (composing), and the
+        `sending` mark, committed by the writer on its own time."""
+        self.channel.prepare(job)
+        if not self.channel.marks_sending:
+            return None
+        return self.records.submit(
+            lambda session, _items: [
+                queue.start(
+                    session.connection(), job.claimed.id, self.owner, self.channel.wanted(job)
+                )
+            ],
+            None,
+        )
+
+    def attempt(self, wire: Any, job: Any, started: records.Write | None) -> None:
+        """Send one message and record how it went.
 
         Nothing is sent after the wire failed (the message goes back untried)
-        or when this run no longer holds the message.
+        or when this run no longer holds the message. A message marked
+        `sending` goes only once it is marked and once the record of the
+        message before it on this thread is committed.
         """
         if self.stopped:
             self.put_back(job)
             return
-        if self.channel.marks_sending and not self.records.write(
-            lambda session: queue.start(session.connection(), job.claimed.id, self.owner)
-        ):
-            return
+        if started is not None:
+            previous = getattr(self.thread, "record", None)
+            for write in (started, previous):
+                if write is not None:
+                    write.done.wait()
+            if not started.result:  # skipped, if still ours: its target no longer wants it
+                self.thread.record = self.record(job, Outcome(self.core.now(), 0, skipped=True))
+                return
         outcome = self.channel.send(wire, job)
-        self.record(job, outcome)
+        self.thread.record = self.record(job, outcome)
         if outcome.stop_run:
             self.reason = outcome.error or "the connection failed"
             self.stopped = True
@@ -183,6 +220,12 @@ class _Dispatch:
             for future in list(self.in_flight):
                 if future.cancel():
                     self.put_back(self.in_flight.pop(future))
+            while self.ready:
+                self.put_back(self.ready.popleft())
+
+    def held(self) -> int:
+        """Messages this run has claimed and not finished."""
+        return len(self.in_flight) + len(self.ready)
 
     def put_back(self, job: Any) -> None:
         """Back to the queue untried (the wire failed first), due after the next delay."""
@@ -203,8 +246,8 @@ class _Dispatch:
         with self.counting:
             self.verdicts[verdict] += 1
 
-    def record(self, job: Any, outcome: Outcome) -> None:
-        """Store the attempt and its consequences, on their own (`records`)."""
+    def record(self, job: Any, outcome: Outcome) -> records.Write:
+        """Store the attempt and its consequences, on their own (`records`); not waited for."""
         outcome = _safe(outcome)
         claimed = job.claimed
         decision = decide(outcome, claimed.attempts_before + 1, self.channel.schedule, self.rng)
@@ -225,9 +268,9 @@ class _Dispatch:
                 self.count(decision.verdict)
 
         pending = _Pending(job, record, outcome, decision)
-        written = self.records.submit(self._store, pending, finish)
-        if self.channel.marks_sending:  # one at a time: the next send waits for this record
-            written.done.wait()
+        if self.channel.marks_sending:  # its next message waits for this record anyway
+            return self.records.run_here(self._store, pending, finish)
+        return self.records.submit(self._store, pending, finish)
 
     def _store(self, session: Session, batch: Sequence[_Pending]) -> list[bool]:
         """Record a batch; what each outcome means for its target, for those still ours."""
@@ -340,7 +383,7 @@ def deliver_now(core: Core, channel: Channel, delivery_id: int) -> bool:
         if not jobs:
             return False
         with channel.wire() as wire:
-            dispatch.attempt(wire, jobs[0])
+            dispatch.attempt(wire, jobs[0], dispatch.prepare(jobs[0]))
     return True
 
 

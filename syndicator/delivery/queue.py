@@ -225,11 +225,17 @@ def _mine(delivery_id: int, owner: str) -> tuple[ColumnElement[bool], ...]:
     )
 
 
-def start(connection: Connection, delivery_id: int, owner: str) -> bool:
-    """Mark a claimed message as on the wire (its attempt counted); False if not ours."""
+def start(
+    connection: Connection, delivery_id: int, owner: str, wanted: ColumnElement[bool]
+) -> bool:
+    """Mark a claimed message as on the wire (its attempt counted).
+
+    False when it must not go: no longer ours, or `wanted` (its target still
+    wants it) is false.
+    """
     changed = connection.execute(
         update(Delivery)
-        .where(*_mine(delivery_id, owner))
+        .where(*_mine(delivery_id, owner), wanted)
         .values(status=DeliveryStatus.SENDING, attempts=Delivery.attempts + 1)
     )
     return changed.rowcount == 1  # type: ignore[attr-defined]
@@ -274,6 +280,17 @@ _DONE = (
 )
 
 
+# Which of `r_ids` `r_owner` still holds; built once, as these run for every attempt.
+_HELD = select(Delivery.id).where(
+    Delivery.id.in_(bindparam("r_ids", expanding=True)),
+    Delivery.lease_owner == bindparam("r_owner"),
+    Delivery.lease_until.is_not(None),
+    or_(Delivery.status == DeliveryStatus.PENDING, Delivery.status == DeliveryStatus.SENDING),
+)
+_HELD_LOCKED = _HELD.with_for_update()
+_ATTEMPT = insert(DeliveryAttempt)
+
+
 def record(connection: Connection, owner: str, records: Sequence[Record]) -> set[int]:
     """Store attempts and new states of the messages `owner` still holds; their ids.
 
@@ -281,21 +298,14 @@ def record(connection: Connection, owner: str, records: Sequence[Record]) -> set
     checked and the rows written under one lock: SQLite's write lock, or the
     rows' FOR UPDATE lock on PostgreSQL.
     """
+    held = _HELD if connection.dialect.name == "sqlite" else _HELD_LOCKED
     ids = [record.delivery_id for record in records]
-    held = select(Delivery.id).where(
-        Delivery.id.in_(ids),
-        Delivery.lease_owner == owner,
-        Delivery.lease_until.is_not(None),
-        Delivery.status.in_(IN_FLIGHT),
-    )
-    if connection.dialect.name != "sqlite":
-        held = held.with_for_update()
-    kept = set(connection.scalars(held))
+    kept = set(connection.scalars(held, {"r_ids": ids, "r_owner": owner}))
     mine = [record for record in records if record.delivery_id in kept]
     again = [_params(r) for r in mine if r.result.status == DeliveryStatus.PENDING]
     done = [_params(r) for r in mine if r.result.status != DeliveryStatus.PENDING]
     attempts = [{"delivery_id": r.delivery_id, **r.attempt} for r in mine if r.attempt]
-    for statement, rows in ((_AGAIN, again), (_DONE, done), (insert(DeliveryAttempt), attempts)):
+    for statement, rows in ((_AGAIN, again), (_DONE, done), (_ATTEMPT, attempts)):
         if rows:
             connection.execute(statement, rows)
     return kept

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from syndicator import db
 from syndicator.core import Core
 
 # Runs a batch of items in a session; one result per item, in order.
@@ -42,6 +43,9 @@ class GroupCommit:
         self.arrived = threading.Condition()
         self.waiting: list[Write] = []
         self.closing = False
+        # The writer's own connection for the whole run: no pool round trip per group.
+        self.connection = db.writer(core.engine).connect()
+        self.using = threading.Lock()  # one transaction at a time on that connection
         self.writer = threading.Thread(target=self._run, name="records", daemon=True)
         self.writer.start()
 
@@ -75,7 +79,21 @@ class GroupCommit:
                 group, self.waiting = self.waiting, []
             if not group:
                 return
-            self._flush(group)
+            with self.using:
+                self._flush(group)
+
+    def run_here(
+        self,
+        step: Step,
+        item: Any,
+        then: Callable[[Any, BaseException | None], None] | None = None,
+    ) -> Write:
+        """Run `item` through `step` now, on the caller's thread: no hand-off to the
+        writer, for a caller that would only wait for it. Still one writer at a time."""
+        entry = Write(step, item, then)
+        with self.using:
+            self._flush([entry])
+        return entry
 
     def _flush(self, group: list[Write]) -> None:
         try:
@@ -96,7 +114,7 @@ class GroupCommit:
         batches: dict[Step, list[Write]] = {}
         for entry in group:
             batches.setdefault(entry.step, []).append(entry)
-        with self.core.transaction() as session:
+        with Session(self.connection, expire_on_commit=False) as session, session.begin():
             for step, entries in batches.items():
                 results = step(session, [entry.item for entry in entries])
                 for entry, result in zip(entries, results, strict=True):
@@ -115,3 +133,5 @@ class GroupCommit:
             self.closing = True
             self.arrived.notify()
         self.writer.join()
+        self.connection.close()
+        self.core.versions.invalidate()

@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from syndicator.core import Core
@@ -42,6 +42,7 @@ class Job:
     claimed: queue.Claimed
     subscriber: Subscriber
     post_ids: list[int] = field(default_factory=list)
+    data: bytes | None = None  # composed ahead of the send; None: nothing left to send
 
     @property
     def required(self) -> SubscriberStatus:
@@ -127,18 +128,24 @@ class MailChannel:
             still_visible = post is not None and visibility.is_visible(post, now)
             self.items[post_id] = compose.item(post, self.letterhead) if still_visible else None
 
+    def wanted(self, job: Job) -> sa.ColumnElement[bool]:
+        """Its subscriber still has the status it had: an unsubscribe a moment ago counts."""
+        return exists().where(Subscriber.id == job.subscriber.id, Subscriber.status == job.required)
+
+    def prepare(self, job: Job) -> None:
+        job.data = self._compose(job)
+
     def send(self, transport: transports.Transport, job: Job) -> Outcome:
-        """Compose and send; skipped when its subscriber no longer wants it or nothing is left."""
+        """Send what `prepare` composed; skipped when nothing is left to send."""
         started_at, started = self.core.now(), time.perf_counter()
 
         def outcome(**fields: Any) -> Outcome:
             elapsed = int((time.perf_counter() - started) * 1000)
             return Outcome(attempted_at=started_at, duration_ms=elapsed, **fields)
 
-        data = self._compose(job) if self._still_wanted(job) else None
-        if data is None:
+        if job.data is None:
             return outcome(skipped=True)
-        envelope = transports.Envelope(self.envelope_sender, job.subscriber.email, data)
+        envelope = transports.Envelope(self.envelope_sender, job.subscriber.email, job.data)
         try:
             transport.send(envelope)
         except transports.TemporaryFailure as failure:
@@ -146,14 +153,6 @@ class MailChannel:
         except transports.PermanentFailure as failure:
             return outcome(error=str(failure), permanent=True)
         return outcome(accepted=True)
-
-    def _still_wanted(self, job: Job) -> bool:
-        """An unsubscribe a moment ago counts."""
-        with self.core.reading() as session:
-            status = session.scalar(
-                select(Subscriber.status).where(Subscriber.id == job.subscriber.id)
-            )
-        return status == job.required
 
     def _compose(self, job: Job) -> bytes | None:
         """The bytes to send, DKIM-signed when configured; None when nothing is left to send."""

@@ -68,6 +68,13 @@ class WebhookChannel:
     def targets(self) -> sa.Select[Any]:
         return select(WebhookEndpoint.id).where(WebhookEndpoint.status == EndpointStatus.ACTIVE)
 
+    def wanted(self, job: Job) -> sa.ColumnElement[bool]:
+        """Never asked: webhook messages are not marked `sending`."""
+        return sa.true()
+
+    def prepare(self, job: Job) -> None:
+        """Nothing: the body was rendered once, at fan-out."""
+
     @contextmanager
     def wire(self) -> Iterator[httpclient.Client]:
         with httpclient.Client(
