@@ -59,7 +59,7 @@ class Channel(Protocol):
     def targets(self) -> sa.Select[Any] | None:
         """The targets that may be sent to now (None: all)."""
 
-    def wanted(self, job: Any) -> sa.ColumnElement[bool]:
+    def wanted(self, job: Any) -> queue.Wanted:
         """Checked as the message is marked `sending`: its target still wants it."""
 
     def prepare(self, job: Any) -> None:

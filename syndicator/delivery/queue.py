@@ -14,6 +14,7 @@ its claim changes nothing, and the caller is told so.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -216,29 +217,39 @@ def claim(
 # --- recording, fenced by the claim --------------------------------------------------------
 
 
-def _mine(delivery_id: int, owner: str) -> tuple[ColumnElement[bool], ...]:
-    return (
-        Delivery.id == delivery_id,
-        Delivery.lease_owner == owner,
-        Delivery.lease_until.is_not(None),
-        Delivery.status.in_(IN_FLIGHT),
-    )
+# A condition on the message's target, with the parameters of its bind params.
+Wanted = tuple[ColumnElement[bool], dict[str, Any]]
 
 
-def start(
-    connection: Connection, delivery_id: int, owner: str, wanted: ColumnElement[bool]
-) -> bool:
+def start(connection: Connection, delivery_id: int, owner: str, wanted: Wanted) -> bool:
     """Mark a claimed message as on the wire (its attempt counted).
 
     False when it must not go: no longer ours, or `wanted` (its target still
     wants it) is false.
     """
+    condition, params = wanted
     changed = connection.execute(
-        update(Delivery)
-        .where(*_mine(delivery_id, owner), wanted)
-        .values(status=DeliveryStatus.SENDING, attempts=Delivery.attempts + 1)
+        _start_where(condition), {"s_id": delivery_id, "s_owner": owner, **params}
     )
     return changed.rowcount == 1  # type: ignore[attr-defined]
+
+
+@functools.cache
+def _start_where(condition: ColumnElement[bool]) -> sa.Update:
+    """The UPDATE for one channel's condition, built once: it runs for every message."""
+    return (
+        update(Delivery)
+        .where(
+            Delivery.id == bindparam("s_id"),
+            Delivery.lease_owner == bindparam("s_owner"),
+            Delivery.lease_until.is_not(None),
+            or_(
+                Delivery.status == DeliveryStatus.PENDING, Delivery.status == DeliveryStatus.SENDING
+            ),
+            condition,
+        )
+        .values(status=DeliveryStatus.SENDING, attempts=Delivery.attempts + 1)
+    )
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import exists, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from syndicator.core import Core
@@ -50,6 +50,11 @@ class Job:
         if self.claimed.raw is not None:
             return SubscriberStatus.UNCONFIRMED
         return SubscriberStatus.CONFIRMED
+
+
+_STILL_SUBSCRIBED = exists().where(
+    Subscriber.id == bindparam("w_subscriber"), Subscriber.status == bindparam("w_status")
+)
 
 
 class MailChannel:
@@ -128,9 +133,9 @@ class MailChannel:
             still_visible = post is not None and visibility.is_visible(post, now)
             self.items[post_id] = compose.item(post, self.letterhead) if still_visible else None
 
-    def wanted(self, job: Job) -> sa.ColumnElement[bool]:
+    def wanted(self, job: Job) -> queue.Wanted:
         """Its subscriber still has the status it had: an unsubscribe a moment ago counts."""
-        return exists().where(Subscriber.id == job.subscriber.id, Subscriber.status == job.required)
+        return _STILL_SUBSCRIBED, {"w_subscriber": job.subscriber.id, "w_status": job.required}
 
     def prepare(self, job: Job) -> None:
         job.data = self._compose(job)

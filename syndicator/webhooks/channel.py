@@ -68,9 +68,9 @@ class WebhookChannel:
     def targets(self) -> sa.Select[Any]:
         return select(WebhookEndpoint.id).where(WebhookEndpoint.status == EndpointStatus.ACTIVE)
 
-    def wanted(self, job: Job) -> sa.ColumnElement[bool]:
+    def wanted(self, job: Job) -> queue.Wanted:
         """Never asked: webhook messages are not marked `sending`."""
-        return sa.true()
+        return sa.true(), {}
 
     def prepare(self, job: Job) -> None:
         """Nothing: the body was rendered once, at fan-out."""
