@@ -123,6 +123,12 @@ def _post_data(event_type: str, snapshot: dict[str, Any], urls: Urls) -> dict[st
     }
 
 
+def precise_rfc3339(moment: datetime) -> str:
+    """RFC 3339 with microseconds: events a moment apart keep their order."""
+    utc = moment.astimezone(UTC).isoformat(timespec="microseconds")
+    return utc.replace("+00:00", "Z")
+
+
 def _body(event: WebhookEvent, data: dict[str, Any]) -> str:
-    payload = {"type": event.type, "timestamp": rfc3339(event.created_at), "data": data}
+    payload = {"type": event.type, "timestamp": precise_rfc3339(event.created_at), "data": data}
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))

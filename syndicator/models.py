@@ -151,18 +151,12 @@ class PostTag(Base):
     post: Mapped[Post] = relationship(back_populates="tags")
 
 
-# --- Webhooks: endpoints, the event outbox, one message per (event, endpoint), attempts ---
+# --- Webhooks: endpoints and the event outbox ---
 
 
 class EndpointStatus(StrEnum):
     ACTIVE = "active"
     DISABLED = "disabled"
-
-
-class MessageStatus(StrEnum):
-    PENDING = "pending"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
 
 
 class WebhookEndpoint(Base):
@@ -211,48 +205,7 @@ class WebhookEvent(Base):
     fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class WebhookMessage(Base):
-    """One event for one endpoint: the unit that is claimed, sent and retried."""
-
-    __tablename__ = "webhook_messages"
-    __table_args__ = (
-        UniqueConstraint("event_id", "endpoint_id", name="uq_webhook_messages_event_endpoint"),
-        Index("ix_webhook_messages_due", "status", "next_attempt_at"),
-        Index("ix_webhook_messages_endpoint", "endpoint_id", "id"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    webhook_id: Mapped[str] = mapped_column(String(64), unique=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("webhook_events.id", ondelete="CASCADE"))
-    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(20), default=MessageStatus.PENDING)
-    # Attempts in the current series (a manual retry starts a new one).
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # The claim: a worker owns the message until lease_until; claimed_by names that run.
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    claimed_by: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-    event: Mapped[WebhookEvent] = relationship(lazy="joined")
-
-
-class WebhookAttempt(Base):
-    """One try at sending a message: what the receiver answered, or why it could not."""
-
-    __tablename__ = "webhook_attempts"
-    __table_args__ = (Index("ix_webhook_attempts_message", "message_id", "id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    message_id: Mapped[int] = mapped_column(ForeignKey("webhook_messages.id", ondelete="CASCADE"))
-    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    status_code: Mapped[int | None] = mapped_column(Integer)
-    duration_ms: Mapped[int] = mapped_column(Integer)
-    error: Mapped[str | None] = mapped_column(Text)
-    response_prefix: Mapped[str | None] = mapped_column(Text)
-
-
-# --- Email digests: subscribers, the mail queue, and which posts each digest held ---
+# --- Email digests: subscribers and which posts each digest held ---
 
 
 class SubscriberStatus(StrEnum):
@@ -265,19 +218,6 @@ class SubscriberStatus(StrEnum):
 class Frequency(StrEnum):
     DAILY = "daily"
     WEEKLY = "weekly"
-
-
-class MailKind(StrEnum):
-    CONFIRMATION = "confirmation"
-    DIGEST = "digest"
-
-
-class MailStatus(StrEnum):
-    PENDING = "pending"  # waiting for its next attempt
-    SENDING = "sending"  # handed to the transport; in doubt if the sender died here
-    SENT = "sent"
-    FAILED = "failed"  # refused for good (5xx)
-    SKIPPED = "skipped"  # nothing left to send: unsubscribed, or its posts were deleted
 
 
 class Subscriber(Base):
@@ -308,29 +248,6 @@ class Subscriber(Base):
     last_slot_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class MailMessage(Base):
-    """A mail to send: a row, so a crash or an SMTP outage loses nothing."""
-
-    __tablename__ = "mail_messages"
-    __table_args__ = (Index("ix_mail_messages_due", "status", "next_attempt_at"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(20), default=MailStatus.PENDING)
-    # The Message-ID header, fixed when the row is written so a re-send carries the same one.
-    header_id: Mapped[str] = mapped_column(String(255), unique=True)
-    # Confirmation mails are composed when queued; digests when sent.
-    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    lease_owner: Mapped[str | None] = mapped_column(String(80))
-    last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
 class DigestPost(Base):
     """A post held by a digest; unique per subscriber so no post is mailed twice."""
 
@@ -340,10 +257,107 @@ class DigestPost(Base):
         Index("ix_digest_posts_post", "post_id"),
     )
 
-    mail_id: Mapped[int] = mapped_column(
-        ForeignKey("mail_messages.id", ondelete="CASCADE"), primary_key=True
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), primary_key=True
     )
     post_id: Mapped[int] = mapped_column(
         ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
     )
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+
+
+# --- The outbound queue: one row per message of every channel, and every attempt ---
+
+
+class Channel(StrEnum):
+    WEBHOOK = "webhook"
+    MAIL = "mail"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # waiting for its next attempt
+    SENDING = "sending"  # handed to the wire; in doubt if the sender died here
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # refused for good, or the retry schedule is used up
+    SKIPPED = "skipped"  # nothing left to send: unsubscribed, or its posts were deleted
+
+
+IN_FLIGHT = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+
+
+class MessageStatus(StrEnum):
+    """The statuses a webhook message can have (the API lists them)."""
+
+    PENDING = DeliveryStatus.PENDING.value
+    SUCCEEDED = DeliveryStatus.SUCCEEDED.value
+    FAILED = DeliveryStatus.FAILED.value
+
+
+class Delivery(Base):
+    """One message of one channel to one target: claimed with a lease, sent, retried.
+
+    The target is a foreign key per channel (endpoint, subscriber) rather than
+    one untyped id, so deleting a target deletes its messages in the database.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        Index("ix_deliveries_due", "channel", "status", "next_attempt_at"),
+        Index("ix_deliveries_endpoint", "endpoint_id", "id"),
+        Index("ix_deliveries_subscriber", "subscriber_id"),
+        Index("ix_deliveries_order", "order_key", "event_id"),
+        UniqueConstraint("event_id", "endpoint_id", name="uq_deliveries_event_endpoint"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    endpoint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
+    )
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE")
+    )
+    # The event it carries (webhooks); its body is the event's, shared by all its messages.
+    event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("webhook_events.id", ondelete="CASCADE")
+    )
+    # The id the receiver sees and dedupes on: webhook-id, or the mail's Message-ID.
+    message_key: Mapped[str] = mapped_column(String(255), unique=True)
+    # Messages with one key go out in event order (one endpoint's events about one post).
+    order_key: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.PENDING)
+    # Attempts in the current series (a manual retry starts a new one).
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The claim: lease_owner (a run of a worker) holds it while lease_until is set.
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(80))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # Fixed bytes composed when queued (confirmation mails); None once sent.
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DeliveryAttempt(Base):
+    """One try at sending a message: what the receiver answered, or why it could not."""
+
+    __tablename__ = "delivery_attempts"
+    __table_args__ = (Index("ix_delivery_attempts_delivery", "delivery_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"))
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    response_prefix: Mapped[str | None] = mapped_column(Text)
+
+
+class WorkerBeat(Base):
+    """A worker run's heartbeat: its leases are free once it stops beating."""
+
+    __tablename__ = "worker_beats"
+
+    owner: Mapped[str] = mapped_column(String(80), primary_key=True)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime)

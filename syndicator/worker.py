@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from syndicator.core import Core
-from syndicator.delivery import engine
+from syndicator.delivery import heartbeats
 from syndicator.mail import digests, sender
 from syndicator.posts import store
-from syndicator.webhooks import endpoints
+from syndicator.webhooks import channel, fanout
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ class TickReport:
 
 def tick(core: Core) -> TickReport:
     """Run every due job once: scheduled posts, webhook deliveries, digests and their mail."""
+    heartbeats.beat(core)
     with core.transaction() as session:
         due = store.publish_due(session, core.now())
         went_live = [f"{post.feed_slug}/{post.slug}" for post in due]
@@ -54,9 +55,9 @@ def deliver_webhooks(core: Core) -> int:
     limit = core.config.webhooks.max_payload_bytes
     while True:
         with core.transaction() as session:
-            if not endpoints.fan_out(session, core.urls, core.now(), max_bytes=limit):
+            if not fanout.fan_out(session, core.urls, core.now(), max_bytes=limit):
                 break
-    report = engine.run(core)
+    report = channel.run(core)
     core.metrics.webhook_attempts.labels("succeeded").inc(report.succeeded)
     core.metrics.webhook_attempts.labels("failed").inc(report.attempted - report.succeeded)
     return report.attempted
@@ -84,6 +85,8 @@ def _add_jobs(scheduler: BackgroundScheduler, core: Core) -> None:
 
 def start_in_background(core: Core) -> BackgroundScheduler:
     """The scheduler beside the web server (`serve`)."""
+    # APScheduler logs every run of the tick at INFO; the tick logs what it did itself.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     scheduler = BackgroundScheduler(timezone="UTC")
     _add_jobs(scheduler, core)
     scheduler.start()

@@ -27,7 +27,8 @@ from syndicator import config as config_module
 from syndicator import worker
 from syndicator.config import Digest
 from syndicator.mail import digests, sender, subscriptions
-from syndicator.models import Frequency, MailMessage, MailStatus, Subscriber, SubscriberStatus
+from syndicator.models import Channel, Delivery, Frequency, Subscriber, SubscriberStatus
+from syndicator.models import DeliveryStatus as MailStatus
 from syndicator.posts import store
 
 
@@ -255,7 +256,7 @@ def test_smtp_outage_loses_nothing_and_duplicates_nothing(
         tick_at = clock.moment
         first = worker.tick(core)
         with core.reading() as session:
-            rows = list(session.scalars(select(MailMessage)))
+            rows = list(session.scalars(select(Delivery).where(Delivery.channel == Channel.MAIL)))
         clock.advance(minutes=1)
         too_soon = sender.send_pending(core)
         clock.advance(hours=1)
@@ -300,7 +301,7 @@ def test_4xx_is_retried_and_5xx_bounces_after_the_limit(
     with mail_core.reading() as session:
         status = session.get_one(Subscriber, gone.id).status
         refused = session.scalars(
-            select(MailMessage.status).where(MailMessage.subscriber_id == gone.id)
+            select(Delivery.status).where(Delivery.subscriber_id == gone.id)
         ).all()
     assert [titles(m) for m in recorder.to("grey@example.org")] == [
         [f"Post {day}"] for day in range(4)

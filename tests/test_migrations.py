@@ -52,3 +52,176 @@ def test_first_live_at_is_filled_from_went_live_at_for_existing_posts(database_u
         ).one()
     engine.dispose()
     assert first == went
+
+
+def _insert(connection, table: str, **values) -> None:
+    columns = ", ".join(values)
+    connection.execute(
+        text(f"INSERT INTO {table} ({columns}) VALUES ({', '.join(':' + c for c in values)})"),
+        values,
+    )
+
+
+def _fill_0004(connection, at: datetime) -> None:
+    """Webhook and mail rows as release 0004 kept them."""
+    _insert(connection, "feeds", slug="news", title="News", version=1, changed_at=at, created_at=at)
+    _insert(
+        connection,
+        "posts",
+        id=1,
+        feed_slug="news",
+        guid="urn:x",
+        slug="p",
+        title="P",
+        content_source="",
+        content_html="",
+        status="published",
+        published_at=at,
+        updated_at=at,
+        went_live_at=at,
+        source="api",
+        created_at=at,
+    )
+    _insert(
+        connection,
+        "webhook_endpoints",
+        id=1,
+        url="https://example.org/hook",
+        description="",
+        event_types="[]",
+        feed_slugs="[]",
+        secret="whsec_x",
+        status="active",
+        created_at=at,
+        updated_at=at,
+    )
+    _insert(
+        connection,
+        "webhook_events",
+        id=1,
+        type="post.published",
+        feed_slug="news",
+        snapshot="{}",
+        body='{"type":"post.published"}',
+        created_at=at,
+        fanned_out_at=at,
+    )
+    _insert(
+        connection,
+        "webhook_messages",
+        id=7,
+        webhook_id="msg_kept",
+        event_id=1,
+        endpoint_id=1,
+        status="failed",
+        attempts=1,
+        next_attempt_at=at,
+        created_at=at,
+    )
+    _insert(
+        connection,
+        "webhook_attempts",
+        id=1,
+        message_id=7,
+        attempted_at=at,
+        status_code=500,
+        duration_ms=12,
+        error=None,
+        response_prefix="oops",
+    )
+    _insert(
+        connection,
+        "subscribers",
+        id=1,
+        feed_slug="news",
+        email="a@example.org",
+        frequency="daily",
+        status="confirmed",
+        unsubscribe_token="t",
+        unsubscribe_digest="d",
+        bounce_count=0,
+        created_at=at,
+        confirmed_at=at,
+    )
+    _insert(
+        connection,
+        "mail_messages",
+        id=3,
+        subscriber_id=1,
+        kind="digest",
+        status="sent",
+        header_id="<m3@example.org>",
+        attempts=1,
+        next_attempt_at=at,
+        created_at=at,
+        sent_at=at,
+    )
+    _insert(
+        connection,
+        "mail_messages",
+        id=4,
+        subscriber_id=1,
+        kind="confirmation",
+        status="pending",
+        header_id="<m4@example.org>",
+        raw=b"raw bytes",
+        attempts=0,
+        next_attempt_at=at,
+        created_at=at,
+    )
+    _insert(connection, "digest_posts", mail_id=3, post_id=1, subscriber_id=1)
+
+
+def test_queued_webhooks_and_mail_survive_the_move_to_one_queue(database_url):
+    engine = db.make_engine(database_url)
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0004")
+        _fill_0004(connection, at)
+    db.upgrade(engine)
+    with engine.begin() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT id, channel, endpoint_id, subscriber_id, message_key, status, raw"
+                " FROM deliveries ORDER BY id"
+            )
+        ).all()
+        attempts = connection.execute(
+            text("SELECT delivery_id, status_code, response_prefix FROM delivery_attempts")
+        ).all()
+        held = connection.execute(text("SELECT delivery_id, post_id FROM digest_posts")).all()
+        _insert(
+            connection,
+            "deliveries",
+            channel="mail",
+            subscriber_id=1,
+            message_key="<new>",
+            status="pending",
+            attempts=0,
+            next_attempt_at=at,
+            created_at=at,
+        )
+        fresh = connection.execute(text("SELECT MAX(id) FROM deliveries")).scalar()
+        connection.execute(text("DELETE FROM deliveries WHERE id = :id"), {"id": fresh})
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0004")
+        back = connection.execute(
+            text("SELECT id, kind, status, header_id FROM mail_messages ORDER BY id")
+        ).all()
+        kept = connection.execute(text("SELECT id, webhook_id FROM webhook_messages")).all()
+        held_back = connection.execute(text("SELECT mail_id FROM digest_posts")).all()
+    engine.dispose()
+    assert [tuple(row) for row in rows] == [
+        (7, "webhook", 1, None, "msg_kept", "failed", None),  # the API's id is kept
+        (10, "mail", None, 1, "<m3@example.org>", "succeeded", None),
+        (11, "mail", None, 1, "<m4@example.org>", "pending", b"raw bytes"),
+    ]
+    assert [tuple(row) for row in attempts] == [(7, 500, "oops")]
+    assert [tuple(row) for row in held] == [(10, 1)]
+    assert fresh == 12  # new rows are numbered after the moved ones
+    assert [tuple(row) for row in kept] == [(7, "msg_kept")]
+    assert [tuple(row)[1:] for row in back] == [
+        ("digest", "sent", "<m3@example.org>"),
+        ("confirmation", "pending", "<m4@example.org>"),
+    ]
+    assert len(held_back) == 1

@@ -23,7 +23,7 @@ from werkzeug.serving import make_server
 from syndicator import config as config_module
 from syndicator import worker
 from syndicator.mail import sender, subscriptions
-from syndicator.models import MailMessage, Subscriber, SubscriberStatus
+from syndicator.models import Delivery, Subscriber, SubscriberStatus
 from syndicator.web import create_app
 
 EMAIL = "ann@example.org"
@@ -143,7 +143,7 @@ def test_an_invalid_address_is_refused_and_nothing_is_queued(site: Site) -> None
     assert bad_frequency.status_code == 422
     assert bad_frequency.get_json()["error"]["fields"] == {"frequency": "must be daily or weekly"}
     with site.core.reading() as session:
-        assert session.scalar(select(func.count()).select_from(MailMessage)) == 0
+        assert session.scalar(select(func.count()).select_from(Delivery)) == 0
 
 
 def test_unknown_feed_is_404(site: Site) -> None:
@@ -287,7 +287,7 @@ def test_two_simultaneous_requests_for_one_address_make_one_subscription(
         rival.join(timeout=10)
         with core.reading() as session:
             rows = session.scalar(select(func.count()).select_from(Subscriber))
-            mails = session.scalar(select(func.count()).select_from(MailMessage))
+            mails = session.scalar(select(func.count()).select_from(Delivery))
     finally:
         core.close()
     assert outcome == {"answer": "accepted"}

@@ -19,9 +19,8 @@ from webhook_support import Receiver, Reply, deliver, real_now
 
 from syndicator import config as config_module
 from syndicator import core as core_module
-from syndicator.delivery import queue
-from syndicator.models import WebhookAttempt, WebhookMessage
-from syndicator.webhooks import endpoints
+from syndicator.models import Delivery, DeliveryAttempt
+from syndicator.webhooks import channel, endpoints, fanout
 
 WORKER_SETTINGS = {"allow_private_targets": True, "timeout_seconds": 2, "concurrency": 8}
 
@@ -89,10 +88,10 @@ def test_a_killed_worker_loses_nothing(make_config, tmp_path, database_url) -> N
             assert len(ids) == 200  # every endpoint got the event
             assert all(len(found) == 1 for found in ids.values())  # with one webhook-id each
             duplicates = len(receiver.received) - 200
-            in_flight = queue.AHEAD * WORKER_SETTINGS["concurrency"]  # claimed at most
+            in_flight = channel.AHEAD * WORKER_SETTINGS["concurrency"]  # claimed at most
             assert 0 <= duplicates <= in_flight  # only messages in flight were sent again
             with core.reading() as session:
-                statuses = session.scalars(select(WebhookMessage.status)).all()
+                statuses = session.scalars(select(Delivery.status)).all()
             assert sorted(set(statuses)) == ["succeeded"] and len(statuses) == 200
         finally:
             core.close()
@@ -114,7 +113,7 @@ def test_two_workers_on_postgresql_never_send_one_attempt_twice(tmp_path, postgr
                 publish(core, f"Post {number}")
             # Fan out first, so both workers find the 500 messages waiting when they start.
             with core.transaction() as session:
-                while endpoints.fan_out(session, core.urls, core.now(), max_bytes=262144):
+                while fanout.fan_out(session, core.urls, core.now(), max_bytes=262144):
                     pass
             workers = [start_tick(path), start_tick(path)]
             for process in workers:
@@ -122,8 +121,58 @@ def test_two_workers_on_postgresql_never_send_one_attempt_twice(tmp_path, postgr
             webhook_ids = [request.headers["webhook-id"] for request in receiver.received]
             assert len(webhook_ids) == 500 and len(set(webhook_ids)) == 500
             with core.reading() as session:
-                assert session.scalar(select(func.count()).select_from(WebhookAttempt)) == 500
-                runs = set(session.scalars(select(WebhookMessage.claimed_by)))
+                assert session.scalar(select(func.count()).select_from(DeliveryAttempt)) == 500
+                runs = set(session.scalars(select(Delivery.lease_owner)))
             assert len(runs) == 2  # both workers took a share
+        finally:
+            core.close()
+
+
+def start_worker(config: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "syndicator", "--config", str(config), "worker"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def test_a_killed_worker_is_taken_over_within_seconds(make_config, tmp_path, database_url) -> None:
+    """kill -9 mid fan-out to 200 endpoints; a new worker finishes within 30 s, long before
+    the dead worker's leases (70 s) run out, because the dead worker stopped beating."""
+    clock = FakeClock(real_now())
+    core = build_core(make_config(webhooks=WORKER_SETTINGS), clock)
+    config = write_config(tmp_path, database_url)
+    config.write_text(config.read_text() + "[scheduler]\npoll_seconds = 1\n", encoding="utf-8")
+    with Receiver(lambda _r: Reply(delay=0.05)) as receiver:
+        try:
+            add_feed(core)
+            register(core, receiver, 200)
+            publish(core, "Fan out")
+            doomed = start_worker(config)
+            wait_for(lambda: len(receiver.received) >= 40, seconds=30)
+            os.kill(doomed.pid, signal.SIGKILL)
+            doomed.wait()
+            assert len(by_path(receiver)) < 200  # killed in the middle of the fan-out
+            killed_at = time.monotonic()
+            successor = start_worker(config)
+            try:
+                wait_for(lambda: len(by_path(receiver)) == 200, seconds=30)
+                taken_over_in = time.monotonic() - killed_at
+            finally:
+                stop(successor)
+            ids = by_path(receiver)
+            assert all(len(found) == 1 for found in ids.values())  # one webhook-id each
+            duplicates = len(receiver.received) - 200
+            assert 0 <= duplicates <= channel.AHEAD * WORKER_SETTINGS["concurrency"]
+            assert taken_over_in < 30
         finally:
             core.close()

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from syndicator import core as core_module
 from syndicator import worker
-from syndicator.models import WebhookAttempt, WebhookEndpoint, WebhookMessage
+from syndicator.models import Delivery, DeliveryAttempt, WebhookEndpoint
 from syndicator.webhooks import endpoints
 
 
@@ -125,14 +125,14 @@ def bodies(requests: list[Received]) -> list[dict[str, Any]]:
     return [json.loads(request.body) for request in requests]
 
 
-def messages(core: core_module.Core) -> list[WebhookMessage]:
+def messages(core: core_module.Core) -> list[Delivery]:
     with core.reading() as session:
-        return list(session.scalars(select(WebhookMessage).order_by(WebhookMessage.id)))
+        return list(session.scalars(select(Delivery).order_by(Delivery.id)))
 
 
-def attempts(core: core_module.Core) -> list[WebhookAttempt]:
+def attempts(core: core_module.Core) -> list[DeliveryAttempt]:
     with core.reading() as session:
-        return list(session.scalars(select(WebhookAttempt).order_by(WebhookAttempt.id)))
+        return list(session.scalars(select(DeliveryAttempt).order_by(DeliveryAttempt.id)))
 
 
 def endpoint(core: core_module.Core, endpoint_id: int) -> WebhookEndpoint:

@@ -9,9 +9,9 @@ import click
 from syndicator import core as core_module
 from syndicator import paging
 from syndicator.cli import cli, with_core
-from syndicator.delivery import engine
+from syndicator.delivery import queue
 from syndicator.models import EndpointStatus
-from syndicator.webhooks import endpoints
+from syndicator.webhooks import channel, endpoints
 
 
 @cli.group("webhooks")
@@ -110,9 +110,9 @@ def rotate(core: core_module.Core, endpoint_id: int) -> None:
 @with_core(migrate=True)
 def test(core: core_module.Core, endpoint_id: int) -> None:
     """Send a webhook.test event now and show the answer."""
-    message_id = engine.send_test(core, endpoint_id)
+    message_id = channel.send_test(core, endpoint_id)
     with core.reading() as session:
-        attempts = engine.attempts_of(session, [message_id])[message_id]
+        attempts = queue.attempts_of(session, [message_id])[message_id]
     if not attempts:
         raise click.ClickException("the test message is queued; a worker is sending it")
     last = attempts[0]

@@ -1,213 +1,394 @@
-"""Sending webhook messages: a run claims, attempts concurrently and records.
+"""The delivery engine: claim -> send -> record, the same for every channel.
 
-A bounded thread pool sends; up to AHEAD x `concurrency` messages are claimed
-ahead so the pool never idles while the database is asked for more, and one
-transaction records a whole batch of attempts. The queue SQL lives in
-`webhook_queue`, the retry rules in `retries`, the HTTP in `webhook_client`.
+A channel (`webhooks.channel`, `mail.sender`) says which targets may be
+sent to, how to load what a claimed message needs, how to send one, its retry
+schedule and what an outcome means for its target (disable an endpoint,
+mark a subscriber bounced). The engine does the rest: leases, heartbeats,
+concurrency, the attempt log, retries, manual retry. A bounded thread pool
+sends; up to `window` messages are claimed ahead so it never idles while the
+database is asked for more. Each attempt is recorded in its own transaction,
+fenced by the claim, so one bad answer never costs the other results and a
+run that lost its claim overwrites nothing.
 """
 
 from __future__ import annotations
 
+import logging
 import random
-import secrets
-import time
-from collections import Counter
-from collections.abc import Callable
+import threading
+from collections import Counter, deque
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
-from datetime import datetime
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any, Protocol
 
-from sqlalchemy import select
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from syndicator import __version__
-from syndicator.config import Webhooks as WebhookSettings
 from syndicator.core import Core
-from syndicator.delivery import httpclient, queue, ssrf
-from syndicator.delivery.queue import AHEAD, Job
-from syndicator.delivery.retries import Outcome
-from syndicator.models import WebhookAttempt, WebhookEvent
-from syndicator.webhooks import endpoints, signing
+from syndicator.delivery import heartbeats, queue, records
+from syndicator.delivery.retries import Outcome, RetryDecision, Schedule, Verdict, decide
+from syndicator.models import IN_FLIGHT, DeliveryStatus
+from syndicator.models import Channel as ChannelName
 
-USER_AGENT = f"syndicator/{__version__}"
+log = logging.getLogger(__name__)
+
+TEXT_LIMIT = 1024  # characters kept of an error or of the answer's first bytes
 
 
-def attempt(
-    client: httpclient.Client,
-    job: Job,
-    clock: Callable[[], datetime],
-    *,
-    allow_private: bool,
-    resolver: ssrf.Resolver | None = None,
-) -> Outcome:
-    """One signed POST; never raises for anything the receiver or the network does."""
-    started_at, started = clock(), time.perf_counter()
+class Job(Protocol):
+    @property
+    def claimed(self) -> queue.Claimed: ...
 
-    def outcome(**fields: object) -> Outcome:
-        elapsed = int((time.perf_counter() - started) * 1000)
-        return Outcome(attempted_at=started_at, duration_ms=elapsed, **fields)  # type: ignore[arg-type]
 
-    try:
-        target = ssrf.check(job.url, allow_private=allow_private, resolver=resolver)
-    except ssrf.TargetRefused as refused:
-        return outcome(error=f"refused: {refused}")
-    headers = signing.headers(job.secrets, job.webhook_id, int(started_at.timestamp()), job.body)
-    headers["Content-Type"] = "application/json"
-    try:
-        answer = client.post(target, headers, job.body)
-    except httpclient.SendError as error:
-        return outcome(error=str(error))
-    error = None
-    if 300 <= answer.status_code < 400:
-        location = answer.headers.get("location", "")
-        error = f"redirect not followed ({answer.status_code} to {location or 'nowhere'})"
-    return outcome(
-        status_code=answer.status_code,
-        error=error,
-        response_prefix=answer.prefix.decode("utf-8", errors="replace"),
-        retry_after=answer.headers.get("retry-after"),
-    )
+class Channel(Protocol):
+    """What the engine asks of a way a message leaves the service."""
+
+    name: ChannelName
+    concurrency: int  # attempts in parallel
+    window: int  # messages claimed ahead
+    per_target: int | None  # attempts in parallel to one target
+    lease: timedelta  # covers waiting in the window and one attempt, with a margin
+    # A message is marked in flight before it goes (in doubt if we die), and so
+    # only after the record of the one before it is committed.
+    marks_sending: bool
+    schedule: Schedule
+
+    def targets(self) -> sa.Select[Any] | None:
+        """The targets that may be sent to now (None: all)."""
+
+    def wanted(self, job: Any) -> queue.Wanted:
+        """Checked as the message is marked `sending`: its target still wants it."""
+
+    def prepare(self, job: Any) -> None:
+        """Work done ahead of the send, off the senders' threads (composing a mail)."""
+
+    def wire(self) -> AbstractContextManager[Any]:
+        """The connection every send of a run shares (HTTP client, SMTP transport)."""
+
+    def load(self, session: Session, claimed: list[queue.Claimed]) -> Sequence[Job]:
+        """What it takes to send each claimed message, read in the claim's transaction."""
+
+    def send(self, wire: Any, job: Any) -> Outcome:
+        """One attempt; never raises for anything the receiver or the network does."""
+
+    def after(self, session: Session, job: Any, outcome: Outcome, decision: RetryDecision) -> None:
+        """What the outcome means for the target (health, bounces), with the record."""
 
 
 @dataclass(frozen=True)
 class RunReport:
     attempted: int
     succeeded: int
+    failed: int = 0
+    deferred: int = 0
+    skipped: int = 0
+
+    @property
+    def sent(self) -> int:
+        return self.succeeded
 
 
-def run(core: Core, *, rng: random.Random | None = None) -> RunReport:
-    """Send every message due now, concurrently, until none is left for this run.
+def run(core: Core, channel: Channel, *, rng: random.Random | None = None) -> RunReport:
+    """Send every message of `channel` due now, until none is left for this run."""
+    owner = heartbeats.new_owner()
+    dispatch = _Dispatch(core, channel, owner, rng or random.Random())
+    with (
+        dispatch.records,
+        heartbeats.beating(core, owner, dispatch.records.write),
+        channel.wire() as wire,
+        ThreadPoolExecutor(channel.concurrency) as pool,
+    ):
+        return _drive(dispatch, channel, wire, pool)
 
-    Up to AHEAD x `concurrency` messages are claimed ahead, so the pool never
-    idles while the database is asked for more, and one transaction records a
-    whole batch of attempts; a queued message starts within AHEAD attempts'
-    time, inside its lease.
+
+def _drive(dispatch: _Dispatch, channel: Channel, wire: Any, pool: ThreadPoolExecutor) -> RunReport:
+    """Keep up to `window` messages claimed ahead of the senders until none is left.
+
+    Claimed messages wait in `ready`; only twice as many as there are senders
+    are handed to the pool at a time, so waiting on them stays cheap.
     """
-    settings = core.config.webhooks
-    dispatch = _Dispatch(core, rng or random.Random())
-    with _client(settings) as client, ThreadPoolExecutor(settings.concurrency) as pool:
-        while True:
-            dispatch.collect()
-            if len(dispatch.in_flight) <= AHEAD * settings.concurrency // 2:
-                for job in dispatch.record_and_claim(AHEAD * settings.concurrency):
-                    future = pool.submit(
-                        attempt,
-                        client,
-                        job,
-                        core.now,
-                        allow_private=settings.allow_private_targets,
-                        resolver=core.resolver,
-                    )
-                    dispatch.in_flight[future] = job
-                if not dispatch.in_flight:
-                    return RunReport(dispatch.attempted, dispatch.succeeded)
-            wait(dispatch.in_flight, return_when=FIRST_COMPLETED)
+    refill_at = channel.window // 2
+    while True:
+        dispatch.collect()
+        if not dispatch.stopped and dispatch.held() <= refill_at:
+            wanted = channel.window - dispatch.held()
+            jobs = dispatch.claim(wanted)
+            dispatch.ready.extend(jobs)
+            # Short of work: ask again only when the run has halved what it holds.
+            refill_at = channel.window // 2 if len(jobs) == wanted else dispatch.held() // 2
+        while dispatch.ready and len(dispatch.in_flight) < 2 * channel.concurrency:
+            job = dispatch.ready.popleft()
+            started = dispatch.prepare(job)
+            dispatch.in_flight[pool.submit(dispatch.attempt, wire, job, started)] = job
+        if not dispatch.in_flight:
+            return dispatch.report()
+        wait(dispatch.in_flight, return_when=FIRST_COMPLETED)
 
 
 class _Dispatch:
-    """The bookkeeping of one run: what is in flight, what awaits recording."""
+    """The bookkeeping of one run: what is in flight, what it counted."""
 
-    def __init__(self, core: Core, rng: random.Random) -> None:
-        self.core, self.rng = core, rng
-        self.run_id = secrets.token_hex(8)
-        self.in_flight: dict[Future[Outcome], Job] = {}
-        self.results: list[tuple[Job, Outcome]] = []
-        self.attempted = self.succeeded = 0
+    def __init__(self, core: Core, channel: Channel, owner: str, rng: random.Random) -> None:
+        self.core, self.channel, self.owner, self.rng = core, channel, owner, rng
+        self.in_flight: dict[Future[None], Any] = {}
+        self.ready: deque[Any] = deque()
+        self.thread = threading.local()  # each sender's last record
+        self.counting = threading.Lock()
+        self.records = records.GroupCommit(core)
+        self.stopped = False
+        self.reason = ""
+        self.verdicts: Counter[Verdict] = Counter()
 
-    def collect(self) -> None:
-        done = [future for future in self.in_flight if future.done()]
-        self.results += [(self.in_flight.pop(future), future.result()) for future in done]
+    def claim(self, limit: int, ids: list[int] | None = None) -> Sequence[Any]:
+        """Lease due messages and load what sending them takes.
 
-    def record_and_claim(self, window: int) -> list[Job]:
-        settings = self.core.config.webhooks
-        busy = Counter(job.endpoint_id for job in self.in_flight.values())
-        with self.core.transaction() as session:
-            queue.record(session, self.results, settings=settings, rng=self.rng)
-            jobs = queue.claim(
+        It goes through the same writer as the records, so this process never
+        contends with itself for SQLite's write lock.
+        """
+        held = [*self.in_flight.values(), *self.ready]
+        busy = Counter(job.claimed.target_id for job in held)
+
+        def take(session: Session) -> Sequence[Any]:
+            now = self.core.now()
+            claimed = queue.claim(
                 session,
-                now=self.core.now(),
-                run_id=self.run_id,
-                limit=window - len(self.in_flight),
-                settings=settings,
+                self.channel.name,
+                now=now,
+                lease=queue.Lease(self.owner, now + self.channel.lease),
+                stale_before=heartbeats.stale_before(self.core, now),
+                limit=limit,
+                targets=self.channel.targets(),
+                per_target=self.channel.per_target,
+                waiting=IN_FLIGHT if self.channel.marks_sending else (DeliveryStatus.PENDING,),
                 busy=busy,
+                ids=ids,
             )
-        self.attempted += len(self.results)
-        self.succeeded += sum(outcome.succeeded for _, outcome in self.results)
-        self.results = []
+            return self.channel.load(session, claimed) if claimed else []
+
+        jobs: Sequence[Any] = self.records.write(take)
         return jobs
 
-
-def send_test(core: Core, endpoint_id: int) -> int:
-    """Queue a webhook.test event for one endpoint and attempt it at once; the message id."""
-    with core.transaction() as session:
-        message_id = endpoints.queue_test(
-            session,
-            endpoints.get(session, endpoint_id),
-            core.urls,
-            core.now(),
-            max_bytes=core.config.webhooks.max_payload_bytes,
+    def prepare(self, job: Any) -> records.Write | None:
+        """Work done while the senders are busy: the channel's (composing), and the
+        `sending` mark, committed by the writer on its own time."""
+        self.channel.prepare(job)
+        if not self.channel.marks_sending:
+            return None
+        return self.records.submit(
+            lambda session, _items: [
+                queue.start(
+                    session.connection(), job.claimed.id, self.owner, self.channel.wanted(job)
+                )
+            ],
+            None,
         )
-    deliver_now(core, message_id)
-    return message_id
+
+    def attempt(self, wire: Any, job: Any, started: records.Write | None) -> None:
+        """Send one message and record how it went.
+
+        Nothing is sent after the wire failed (the message goes back untried)
+        or when this run no longer holds the message. A message marked
+        `sending` goes only once it is marked and once the record of the
+        message before it on this thread is committed.
+        """
+        if self.stopped:
+            self.put_back(job)
+            return
+        if started is not None:
+            previous = getattr(self.thread, "record", None)
+            for write in (started, previous):
+                if write is not None:
+                    write.done.wait()
+            if not started.result:  # skipped, if still ours: its target no longer wants it
+                self.thread.record = self.record(job, Outcome(self.core.now(), 0, skipped=True))
+                return
+        outcome = self.channel.send(wire, job)
+        self.thread.record = self.record(job, outcome)
+        if outcome.stop_run:
+            self.reason = outcome.error or "the connection failed"
+            self.stopped = True
+
+    def collect(self) -> None:
+        """Forget finished attempts; once the wire failed, put back what has not started."""
+        for future in [future for future in self.in_flight if future.done()]:
+            future.result()
+            del self.in_flight[future]
+        if self.stopped:
+            for future in list(self.in_flight):
+                if future.cancel():
+                    self.put_back(self.in_flight.pop(future))
+            while self.ready:
+                self.put_back(self.ready.popleft())
+
+    def held(self) -> int:
+        """Messages this run has claimed and not finished."""
+        return len(self.in_flight) + len(self.ready)
+
+    def put_back(self, job: Any) -> None:
+        """Back to the queue untried (the wire failed first), due after the next delay."""
+        claimed = job.claimed
+        failed = Outcome(attempted_at=self.core.now(), duration_ms=0, error=self.reason)
+        decision = decide(failed, claimed.attempts_before + 1, self.channel.schedule, self.rng)
+        result = queue.Result(
+            DeliveryStatus.PENDING,
+            claimed.attempts_before,
+            decision.next_attempt_at,
+            None,
+            f"not tried: {self.reason}",
+        )
+        self.records.submit(self._store, _Pending(job, queue.Record(claimed.id, result, None)))
+        self.count(Verdict.RETRY)
+
+    def count(self, verdict: Verdict) -> None:
+        with self.counting:
+            self.verdicts[verdict] += 1
+
+    def record(self, job: Any, outcome: Outcome) -> records.Write:
+        """Store the attempt and its consequences, on their own (`records`); not waited for."""
+        outcome = _safe(outcome)
+        claimed = job.claimed
+        decision = decide(outcome, claimed.attempts_before + 1, self.channel.schedule, self.rng)
+        attempt = None if outcome.skipped else _attempt_row(outcome)
+        record = queue.Record(claimed.id, _result(claimed, outcome, decision), attempt)
+
+        def finish(kept: bool | None, error: BaseException | None) -> None:
+            if error is not None:  # this record only: the others are stored
+                log.error(
+                    "%s delivery %d: the attempt could not be recorded: %r",
+                    self.channel.name,
+                    claimed.id,
+                    error,
+                )
+                return
+            _log_attempt(self.channel.name, claimed, outcome, decision, kept=bool(kept))
+            if kept:
+                self.count(decision.verdict)
+
+        pending = _Pending(job, record, outcome, decision)
+        if self.channel.marks_sending:  # its next message waits for this record anyway
+            return self.records.run_here(self._store, pending, finish)
+        return self.records.submit(self._store, pending, finish)
+
+    def _store(self, session: Session, batch: Sequence[_Pending]) -> list[bool]:
+        """Record a batch; what each outcome means for its target, for those still ours."""
+        kept = queue.record(session.connection(), self.owner, [p.record for p in batch])
+        for pending in batch:
+            if pending.record.delivery_id in kept and pending.outcome and pending.decision:
+                self.channel.after(session, pending.job, pending.outcome, pending.decision)
+        return [pending.record.delivery_id in kept for pending in batch]
+
+    def report(self) -> RunReport:
+        counts = self.verdicts
+        return RunReport(
+            attempted=sum(n for verdict, n in counts.items() if verdict != Verdict.SKIPPED),
+            succeeded=counts[Verdict.SUCCEEDED],
+            failed=counts[Verdict.FAILED] + counts[Verdict.GONE],
+            deferred=counts[Verdict.RETRY],
+            skipped=counts[Verdict.SKIPPED],
+        )
 
 
-def retry(core: Core, message_id: int) -> None:
-    """A manual retry: a fresh schedule, and the first attempt at once."""
-    with core.transaction() as session:
-        endpoints.requeue(session, endpoints.get_message(session, message_id), core.now())
-    deliver_now(core, message_id)
+@dataclass(frozen=True)
+class _Pending:
+    """A record waiting for its group commit."""
+
+    job: Any
+    record: queue.Record
+    outcome: Outcome | None = None
+    decision: RetryDecision | None = None
 
 
-def deliver_now(core: Core, message_id: int) -> bool:
+_STATUS_AFTER = {
+    Verdict.SUCCEEDED: DeliveryStatus.SUCCEEDED,
+    Verdict.RETRY: DeliveryStatus.PENDING,
+    Verdict.FAILED: DeliveryStatus.FAILED,
+    Verdict.GONE: DeliveryStatus.FAILED,
+    Verdict.SKIPPED: DeliveryStatus.SKIPPED,
+}
+
+
+def _result(claimed: queue.Claimed, outcome: Outcome, decision: RetryDecision) -> queue.Result:
+    status = _STATUS_AFTER[decision.verdict]
+    if decision.verdict == Verdict.GONE:
+        error: str | None = queue.GONE
+    elif outcome.succeeded or outcome.skipped:
+        error = None
+    else:
+        error = outcome.error or f"HTTP {outcome.status_code}"
+    return queue.Result(
+        status=status,
+        attempts=claimed.attempts_before + (0 if outcome.skipped else 1),
+        next_attempt_at=decision.next_attempt_at,
+        finished_at=None if status == DeliveryStatus.PENDING else outcome.attempted_at,
+        last_error=error,
+    )
+
+
+def _attempt_row(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "attempted_at": outcome.attempted_at,
+        "status_code": outcome.status_code,
+        "duration_ms": outcome.duration_ms,
+        "error": outcome.error,
+        "response_prefix": outcome.response_prefix,
+    }
+
+
+def clean_text(value: str | bytes | None, limit: int = TEXT_LIMIT) -> str | None:
+    """Text any database stores: valid UTF-8, no NUL (PostgreSQL refuses it), bounded."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    value = value.encode("utf-8", errors="replace").decode("utf-8")
+    return value.replace("\x00", "\ufffd")[:limit]
+
+
+def _safe(outcome: Outcome) -> Outcome:
+    return replace(
+        outcome,
+        error=clean_text(outcome.error),
+        response_prefix=clean_text(outcome.response_prefix),
+        retry_after=clean_text(outcome.retry_after, 64),
+    )
+
+
+def _log_attempt(
+    channel: str, claimed: queue.Claimed, outcome: Outcome, decision: RetryDecision, *, kept: bool
+) -> None:
+    """One line per attempt: never a secret, a token or a body."""
+    if not kept:
+        log.warning("%s delivery %d: result dropped, another run holds it now", channel, claimed.id)
+        return
+    log.info(
+        "%s delivery %d to target %d: %s (%s) in %d ms",
+        channel,
+        claimed.id,
+        claimed.target_id,
+        decision.verdict,
+        outcome.status_code if outcome.status_code is not None else outcome.error or "-",
+        outcome.duration_ms,
+    )
+
+
+def deliver_now(core: Core, channel: Channel, delivery_id: int) -> bool:
     """Attempt one message at once (test events, manual retries); False if it was taken."""
-    settings = core.config.webhooks
-    with core.transaction() as session:
-        jobs = queue.claim(
-            session,
-            now=core.now(),
-            run_id=secrets.token_hex(8),
-            limit=1,
-            settings=settings,
-            message_ids=[message_id],
-        )
-    if not jobs:
-        return False
-    with _client(settings) as client:
-        outcome = attempt(
-            client,
-            jobs[0],
-            core.now,
-            allow_private=settings.allow_private_targets,
-            resolver=core.resolver,
-        )
-    with core.transaction() as session:
-        queue.record(session, [(jobs[0], outcome)], settings=settings, rng=random.Random())
+    owner = heartbeats.new_owner()
+    dispatch = _Dispatch(core, channel, owner, random.Random())
+    with dispatch.records, heartbeats.beating(core, owner, dispatch.records.write):
+        jobs = dispatch.claim(1, ids=[delivery_id])
+        if not jobs:
+            return False
+        with channel.wire() as wire:
+            dispatch.attempt(wire, jobs[0], dispatch.prepare(jobs[0]))
     return True
 
 
-def _client(settings: WebhookSettings) -> httpclient.Client:
-    return httpclient.Client(
-        timeout=settings.timeout_seconds,
-        user_agent=USER_AGENT,
-        idle_per_host=settings.concurrency,
-    )
-
-
-def attempts_of(session: Session, message_ids: list[int]) -> dict[int, list[WebhookAttempt]]:
-    """Each message's attempts, newest first."""
-    found: dict[int, list[WebhookAttempt]] = {message_id: [] for message_id in message_ids}
-    rows = session.scalars(
-        select(WebhookAttempt)
-        .where(WebhookAttempt.message_id.in_(message_ids))
-        .order_by(WebhookAttempt.id.desc())
-    )
-    for row in rows:
-        found[row.message_id].append(row)
-    return found
-
-
-def event_types(session: Session, event_ids: list[int]) -> dict[int, str]:
-    rows = session.execute(
-        select(WebhookEvent.id, WebhookEvent.type).where(WebhookEvent.id.in_(event_ids))
-    )
-    return {event_id: event_type for event_id, event_type in rows}
+def retry(core: Core, channel: Channel, delivery_id: int) -> None:
+    """A manual retry: a fresh schedule, and the first attempt at once."""
+    with core.transaction() as session:
+        queue.requeue(session, queue.get(session, delivery_id, channel.name), core.now())
+    deliver_now(core, channel, delivery_id)

@@ -1,243 +1,421 @@
-"""The webhook queue's SQL: claim due messages with a lease, record attempts.
+"""The outbound queue's SQL, for every channel: add, claim with a lease, record.
 
-The database is the queue. A claim takes due messages of active endpoints,
-never more than `per_endpoint_concurrency` of one endpoint at a time (so a
-slow receiver cannot take every slot), and leases them. On PostgreSQL the
-claim uses FOR UPDATE SKIP LOCKED, so any number of workers on any number of
-machines share the queue without taking the same message; on SQLite the
-write lock taken first makes claims one at a time. A crashed worker's leases
-simply expire and its messages are claimed again.
+The database is the queue: one `deliveries` row per message and one
+`delivery_attempts` row per try. A claim leases due messages to one run of a
+worker. On PostgreSQL it locks them FOR UPDATE SKIP LOCKED, so any number of
+workers share the queue without taking the same message; on SQLite every
+write transaction begins IMMEDIATE, so claims simply take turns. A lease is
+free when it ran out or when its owner stopped beating (`heartbeats`).
+
+Every change a run makes to a message it claimed is fenced by the claim
+(`WHERE id = :id AND lease_owner = :me AND still in flight`): a run that lost
+its claim changes nothing, and the caller is told so.
 """
 
 from __future__ import annotations
 
-import logging
-import random
+import functools
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import insert, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Connection, bindparam, exists, insert, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
-from syndicator.config import Webhooks as WebhookSettings
-from syndicator.delivery.retries import Outcome, RetryDecision, Verdict, decide, should_disable
+from syndicator import db
+from syndicator.errors import Conflict, NotFound
 from syndicator.models import (
-    EndpointStatus,
-    MessageStatus,
-    WebhookAttempt,
-    WebhookEndpoint,
-    WebhookEvent,
-    WebhookMessage,
+    IN_FLIGHT,
+    Channel,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    UTCDateTime,
+    WorkerBeat,
+    is_valid_id,
 )
-from syndicator.webhooks import endpoints
 
-log = logging.getLogger(__name__)
+GONE = "HTTP 410 Gone"  # last_error of a message its receiver refused with 410
+
+
+def target_of(channel: Channel) -> sa.orm.InstrumentedAttribute[int | None]:
+    """The column naming a message's target: its endpoint or its subscriber."""
+    return Delivery.endpoint_id if channel == Channel.WEBHOOK else Delivery.subscriber_id
 
 
 @dataclass(frozen=True)
-class Job:
-    """A claimed message with all it takes to send it, detached from the session."""
+class Claimed:
+    """A leased message, detached from the session: what the channel needs to send it."""
 
-    message_id: int
-    webhook_id: str
-    endpoint_id: int
+    id: int
+    target_id: int
+    event_id: int | None
+    message_key: str
     attempts_before: int
-    url: str
-    secrets: tuple[str, ...]
-    body: bytes
+    raw: bytes | None
+    created_at: datetime
 
 
-AHEAD = 4  # a run claims up to AHEAD * concurrency messages, refilling at half
+@dataclass(frozen=True)
+class Lease:
+    owner: str
+    until: datetime
 
 
-def lease_for(settings: WebhookSettings) -> timedelta:
-    """Covers waiting behind the messages claimed ahead, one attempt, and a wide margin."""
-    return timedelta(seconds=(AHEAD + 1) * settings.timeout_seconds + 60)
+# --- adding messages -----------------------------------------------------------------------
+
+
+def add(session: Session, channel: Channel, rows: list[dict[str, Any]], now: datetime) -> None:
+    """Queue messages due now (each row: its target, message_key, and what else it has)."""
+    if rows:
+        session.execute(insert(Delivery), _filled(channel, rows, now))
+
+
+def add_with_ids(
+    session: Session, channel: Channel, rows: list[dict[str, Any]], now: datetime
+) -> list[int]:
+    """`add`, returning the new messages' ids in the order of `rows`."""
+    if not rows:
+        return []
+    inserted = session.execute(
+        insert(Delivery).returning(Delivery.id, sort_by_parameter_order=True),
+        _filled(channel, rows, now),
+    )
+    return list(inserted.scalars())
+
+
+def _filled(channel: Channel, rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    defaults = {
+        "channel": channel,
+        "status": DeliveryStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "event_id": None,
+        "order_key": None,
+        "raw": None,
+    }
+    return [{**defaults, **row} for row in rows]
+
+
+# --- claiming ------------------------------------------------------------------------------
+
+
+def _free(now: datetime, stale_before: datetime) -> ColumnElement[bool]:
+    """The lease ran out, or its owner's worker stopped beating."""
+    alive = exists().where(
+        WorkerBeat.owner == Delivery.lease_owner, WorkerBeat.beat_at >= stale_before
+    )
+    return or_(Delivery.lease_until.is_(None), Delivery.lease_until <= now, ~alive)
+
+
+_EARLIER = aliased(Delivery, name="earlier")
+
+
+def _first_in_order() -> ColumnElement[bool]:
+    """No earlier event with the same order key is still waiting (per endpoint and post)."""
+    earlier = _EARLIER
+    return ~exists().where(
+        earlier.order_key == Delivery.order_key,
+        earlier.event_id < Delivery.event_id,
+        earlier.status.in_(IN_FLIGHT),
+    )
 
 
 def claim(
     session: Session,
+    channel: Channel,
     *,
     now: datetime,
-    run_id: str,
+    lease: Lease,
+    stale_before: datetime,
     limit: int,
-    settings: WebhookSettings,
+    targets: sa.Select[Any] | None = None,
+    per_target: int | None = None,
     busy: Counter[int] | None = None,
-    message_ids: Iterable[int] | None = None,
-) -> list[Job]:
-    """Lease up to `limit` due messages, at most `per_endpoint` in flight per endpoint.
+    ids: Iterable[int] | None = None,
+    waiting: Sequence[DeliveryStatus] = IN_FLIGHT,
+) -> list[Claimed]:
+    """Lease up to `limit` due messages of `channel` to `lease.owner`, oldest due first.
 
-    Messages this run already attempted (claimed_by == run_id) wait for the next run.
+    `waiting`: the statuses a claimable message has (a channel that never marks
+    its messages `sending` finds none there to recover).
+
+    `targets` limits the claim to those targets (e.g. active endpoints); at most
+    `per_target` messages of one target are in flight, counting `busy`. A run
+    never takes again what it already attempted: a retry due at once waits for
+    the next run.
     """
-    endpoints.take_write_lock(session)
-    busy = Counter(busy or {})
+    target = target_of(channel)
     query = (
-        select(
-            WebhookMessage.id,
-            WebhookMessage.endpoint_id,
-            WebhookMessage.webhook_id,
-            WebhookMessage.attempts,
-            WebhookMessage.event_id,
-        )
-        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookMessage.endpoint_id)
+        select(Delivery.id, target.label("target_id"))
         .where(
-            WebhookMessage.status == MessageStatus.PENDING,
-            WebhookEndpoint.status == EndpointStatus.ACTIVE,
-            WebhookMessage.next_attempt_at <= now,
-            or_(WebhookMessage.lease_until.is_(None), WebhookMessage.lease_until <= now),
-            or_(WebhookMessage.claimed_by.is_(None), WebhookMessage.claimed_by != run_id),
+            Delivery.channel == channel,
+            Delivery.next_attempt_at <= now,
+            _free(now, stale_before),
+            or_(Delivery.lease_owner.is_(None), Delivery.lease_owner != lease.owner),
+            or_(Delivery.order_key.is_(None), _first_in_order()),
         )
-        .order_by(WebhookMessage.next_attempt_at, WebhookMessage.id)
-        .limit(limit * 4)
-        .with_for_update(skip_locked=True, of=WebhookMessage)
+        .order_by(Delivery.next_attempt_at, Delivery.id)
+        .limit(limit * 4 if per_target else limit)
     )
-    if message_ids is not None:
-        query = query.where(WebhookMessage.id.in_(list(message_ids)))
-    taken = []
-    for row in session.execute(query):
-        if len(taken) < limit and busy[row.endpoint_id] < settings.per_endpoint_concurrency:
-            busy[row.endpoint_id] += 1
-            taken.append(row)
+    if targets is not None:
+        query = query.where(target.in_(targets))
+    if ids is not None:
+        query = query.where(Delivery.id.in_(list(ids)))
+    if not db.is_sqlite(session.get_bind()):  # type: ignore[arg-type]
+        query = query.with_for_update(skip_locked=True, of=Delivery)
+    # One query per status (in doubt first), each an ordered walk of the (channel,
+    # status, due) index that stops at the limit; `status IN (...)` would sort every
+    # due row first.
+    counts = Counter(busy or {})
+    taken: dict[int, int] = {}
+    for status in sorted(waiting, reverse=True):  # sending, then pending
+        for delivery_id, target_id in session.execute(query.where(Delivery.status == status)):
+            assert target_id is not None  # every message of a channel has its target
+            if len(taken) < limit and (per_target is None or counts[target_id] < per_target):
+                counts[target_id] += 1
+                taken[delivery_id] = target_id
     if not taken:
         return []
     session.execute(
-        sa.update(WebhookMessage)
-        .where(WebhookMessage.id.in_([row.id for row in taken]))
-        .values(lease_until=now + lease_for(settings), claimed_by=run_id)
+        update(Delivery)
+        .where(Delivery.id.in_(list(taken)))
+        .values(lease_owner=lease.owner, lease_until=lease.until)
         .execution_options(synchronize_session=False)
     )
-    return _jobs(session, taken, now)
-
-
-def _jobs(session: Session, taken: list[sa.Row[Any]], now: datetime) -> list[Job]:
-    by_id = {
-        endpoint.id: endpoint
-        for endpoint in session.scalars(
-            select(WebhookEndpoint).where(
-                WebhookEndpoint.id.in_({row.endpoint_id for row in taken})
-            )
+    details = {
+        row.id: row
+        for row in session.execute(
+            select(
+                Delivery.id,
+                Delivery.event_id,
+                Delivery.message_key,
+                Delivery.attempts,
+                Delivery.raw,
+                Delivery.created_at,
+            ).where(Delivery.id.in_(list(taken)))
         )
     }
-    event_ids = {row.event_id for row in taken}
-    rows = session.execute(
-        select(WebhookEvent.id, WebhookEvent.body).where(WebhookEvent.id.in_(event_ids))
-    )
-    bodies = {event_id: body for event_id, body in rows}
     return [
-        Job(
-            message_id=row.id,
-            webhook_id=row.webhook_id,
-            endpoint_id=row.endpoint_id,
-            attempts_before=row.attempts,
-            url=by_id[row.endpoint_id].url,
-            secrets=tuple(endpoints.signing_secrets(by_id[row.endpoint_id], now)),
-            body=(bodies[row.event_id] or "").encode("utf-8"),
+        Claimed(
+            id=delivery_id,
+            target_id=target_id,
+            event_id=details[delivery_id].event_id,
+            message_key=details[delivery_id].message_key,
+            attempts_before=details[delivery_id].attempts,
+            raw=details[delivery_id].raw,
+            created_at=details[delivery_id].created_at,
         )
-        for row in taken
+        for delivery_id, target_id in taken.items()
     ]
 
 
-def record(
-    session: Session,
-    results: list[tuple[Job, Outcome]],
-    *,
-    settings: WebhookSettings,
-    rng: random.Random,
-) -> None:
-    """Store each attempt, release its lease, and apply the retry and disable rules."""
-    endpoints.take_write_lock(session)
-    ids = [job.message_id for job, _ in results]
-    existing = set(session.scalars(select(WebhookMessage.id).where(WebhookMessage.id.in_(ids))))
-    results = [(job, outcome) for job, outcome in results if job.message_id in existing]
-    if not results:  # nothing, or the endpoints were deleted while the attempts ran
-        return
-    session.execute(insert(WebhookAttempt), [_attempt_row(job, o) for job, o in results])
-    decided = [
-        (job, outcome, decide(outcome, job.attempts_before + 1, settings.retry_schedule, rng))
-        for job, outcome in results
-    ]
-    session.execute(
-        sa.update(WebhookMessage),
-        [_message_changes(job, decision) for job, _, decision in decided],
+# --- recording, fenced by the claim --------------------------------------------------------
+
+
+# A condition on the message's target, with the parameters of its bind params.
+Wanted = tuple[ColumnElement[bool], dict[str, Any]]
+
+
+def start(connection: Connection, delivery_id: int, owner: str, wanted: Wanted) -> bool:
+    """Mark a claimed message as on the wire (its attempt counted).
+
+    False when it must not go: no longer ours, or `wanted` (its target still
+    wants it) is false.
+    """
+    condition, params = wanted
+    changed = connection.execute(
+        _start_where(condition), {"s_id": delivery_id, "s_owner": owner, **params}
     )
-    _record_health(session, decided, settings)
+    return changed.rowcount == 1  # type: ignore[attr-defined]
 
 
-def _attempt_row(job: Job, outcome: Outcome) -> dict[str, Any]:
-    return {
-        "message_id": job.message_id,
-        "attempted_at": outcome.attempted_at,
-        "status_code": outcome.status_code,
-        "duration_ms": outcome.duration_ms,
-        "error": outcome.error,
-        "response_prefix": outcome.response_prefix,
-    }
+@functools.cache
+def _start_where(condition: ColumnElement[bool]) -> sa.Update:
+    """The UPDATE for one channel's condition, built once: it runs for every message."""
+    return (
+        update(Delivery)
+        .where(
+            Delivery.id == bindparam("s_id"),
+            Delivery.lease_owner == bindparam("s_owner"),
+            Delivery.lease_until.is_not(None),
+            or_(
+                Delivery.status == DeliveryStatus.PENDING, Delivery.status == DeliveryStatus.SENDING
+            ),
+            condition,
+        )
+        .values(status=DeliveryStatus.SENDING, attempts=Delivery.attempts + 1)
+    )
 
 
-_STATUS_AFTER = {
-    Verdict.SUCCEEDED: MessageStatus.SUCCEEDED,
-    Verdict.RETRY: MessageStatus.PENDING,
-    Verdict.FAILED: MessageStatus.FAILED,
-    Verdict.GONE: MessageStatus.FAILED,
+@dataclass(frozen=True)
+class Result:
+    """How a message stands after an attempt (or after being put back untried)."""
+
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime | None
+    finished_at: datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class Record:
+    """One message's new state, and the attempt that led to it (None: not tried)."""
+
+    delivery_id: int
+    result: Result
+    attempt: dict[str, Any] | None
+
+
+_FIELDS: dict[str, Any] = {
+    "status": bindparam("r_status"),
+    "attempts": bindparam("r_attempts"),
+    "last_error": bindparam("r_error"),
+    "lease_until": None,
 }
+# Back to the queue until `next_attempt_at`; or done, its bytes no longer needed.
+_AGAIN = (
+    update(Delivery)
+    .where(Delivery.id == bindparam("r_id"))
+    .values(**_FIELDS, next_attempt_at=bindparam("r_next", type_=UTCDateTime()))
+)
+_DONE = (
+    update(Delivery)
+    .where(Delivery.id == bindparam("r_id"))
+    .values(**_FIELDS, finished_at=bindparam("r_finished", type_=UTCDateTime()), raw=None)
+)
 
 
-def _message_changes(job: Job, decision: RetryDecision) -> dict[str, Any]:
+# Which of `r_ids` `r_owner` still holds; built once, as these run for every attempt.
+_HELD = select(Delivery.id).where(
+    Delivery.id.in_(bindparam("r_ids", expanding=True)),
+    Delivery.lease_owner == bindparam("r_owner"),
+    Delivery.lease_until.is_not(None),
+    or_(Delivery.status == DeliveryStatus.PENDING, Delivery.status == DeliveryStatus.SENDING),
+)
+_HELD_LOCKED = _HELD.with_for_update()
+_ATTEMPT = insert(DeliveryAttempt)
+
+
+def record(connection: Connection, owner: str, records: Sequence[Record]) -> set[int]:
+    """Store attempts and new states of the messages `owner` still holds; their ids.
+
+    The others (another run took them meanwhile) are left alone. The claim is
+    checked and the rows written under one lock: SQLite's write lock, or the
+    rows' FOR UPDATE lock on PostgreSQL.
+    """
+    held = _HELD if connection.dialect.name == "sqlite" else _HELD_LOCKED
+    ids = [record.delivery_id for record in records]
+    kept = set(connection.scalars(held, {"r_ids": ids, "r_owner": owner}))
+    mine = [record for record in records if record.delivery_id in kept]
+    again = [_params(r) for r in mine if r.result.status == DeliveryStatus.PENDING]
+    done = [_params(r) for r in mine if r.result.status != DeliveryStatus.PENDING]
+    attempts = [{"delivery_id": r.delivery_id, **r.attempt} for r in mine if r.attempt]
+    for statement, rows in ((_AGAIN, again), (_DONE, done), (_ATTEMPT, attempts)):
+        if rows:
+            connection.execute(statement, rows)
+    return kept
+
+
+def _params(record: Record) -> dict[str, Any]:
+    result = record.result
     return {
-        "id": job.message_id,
-        "attempts": job.attempts_before + 1,
-        "status": _STATUS_AFTER[decision.verdict],
-        "next_attempt_at": decision.next_attempt_at,
-        "lease_until": None,
+        "r_id": record.delivery_id,
+        "r_status": result.status,
+        "r_attempts": result.attempts,
+        "r_error": result.last_error,
+        "r_next": result.next_attempt_at,
+        "r_finished": result.finished_at,
     }
 
 
-def _record_health(
-    session: Session,
-    decided: list[tuple[Job, Outcome, RetryDecision]],
-    settings: WebhookSettings,
-) -> None:
-    """A success resets an endpoint's failure clock; failures may disable it."""
-    healthy = {job.endpoint_id for job, _, d in decided if d.verdict == Verdict.SUCCEEDED}
-    if healthy:
-        session.execute(
-            sa.update(WebhookEndpoint)
-            .where(WebhookEndpoint.id.in_(healthy), WebhookEndpoint.failing_since.is_not(None))
-            .values(failing_since=None)
-            .execution_options(synchronize_session=False)
-        )
-    failed = [(job, o, d) for job, o, d in decided if d.verdict != Verdict.SUCCEEDED]
-    if not failed:
-        return
-    by_id = {
-        endpoint.id: endpoint
-        for endpoint in session.scalars(
-            select(WebhookEndpoint).where(
-                WebhookEndpoint.id.in_({job.endpoint_id for job, _, _ in failed})
-            )
-        )
-    }
-    for job, outcome, decision in failed:
-        _update_health(by_id[job.endpoint_id], decision.verdict, outcome.attempted_at, settings)
+# --- manual changes ------------------------------------------------------------------------
 
 
-def _update_health(
-    endpoint: WebhookEndpoint, verdict: Verdict, now: datetime, settings: WebhookSettings
-) -> None:
-    if endpoint.status != EndpointStatus.ACTIVE:
-        return
-    reason = None
-    if verdict == Verdict.GONE:
-        reason = "the endpoint answered 410 Gone"
-    elif endpoint.failing_since is None:
-        endpoint.failing_since = now
-    elif should_disable(endpoint.failing_since, now, settings.disable_after_days):
-        since = endpoint.failing_since.isoformat()
-        reason = f"every delivery failed since {since} ({settings.disable_after_days:g} days)"
-    if reason is not None:
-        endpoints.set_status(endpoint, EndpointStatus.DISABLED, reason, now)
-        log.warning("webhook endpoint %s disabled: %s", endpoint.id, reason)
+def get(session: Session, delivery_id: int, channel: Channel) -> Delivery:
+    found = session.get(Delivery, delivery_id) if is_valid_id(delivery_id) else None
+    if found is None or found.channel != channel:
+        raise NotFound(f"no delivery {delivery_id}")
+    return found
+
+
+def requeue(session: Session, delivery: Delivery, now: datetime) -> None:
+    """Make a message due now with a fresh retry schedule (a manual retry)."""
+    if delivery.lease_until is not None and delivery.lease_until > now:
+        raise Conflict("this delivery is being sent right now")
+    delivery.status = DeliveryStatus.PENDING
+    delivery.attempts = 0
+    delivery.next_attempt_at = now
+    delivery.finished_at = None
+    delivery.lease_owner = None
+
+
+def resume_gone(session: Session, channel: Channel, target_id: int, now: datetime) -> int:
+    """Send again what a target refused with 410 before it was re-enabled; how many."""
+    changed = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.channel == channel,
+            target_of(channel) == target_id,
+            Delivery.status == DeliveryStatus.FAILED,
+            Delivery.last_error == GONE,
+        )
+        .values(
+            status=DeliveryStatus.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            finished_at=None,
+            lease_owner=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return changed.rowcount  # type: ignore[attr-defined,no-any-return]
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def page(
+    session: Session, channel: Channel, target_id: int, *, limit: int, before_id: int | None
+) -> tuple[list[Delivery], bool]:
+    """A target's messages, newest first, older than `before_id` when given.
+
+    Paging by id, not offset: messages created meanwhile never shift a page.
+    """
+    query = select(Delivery).where(Delivery.channel == channel, target_of(channel) == target_id)
+    if before_id is not None:
+        query = query.where(Delivery.id < before_id)
+    found = list(session.scalars(query.order_by(Delivery.id.desc()).limit(limit + 1)))
+    return found[:limit], len(found) > limit
+
+
+def of_event(session: Session, event_id: int) -> list[int]:
+    return list(session.scalars(select(Delivery.id).where(Delivery.event_id == event_id)))
+
+
+def attempts_of(session: Session, ids: Sequence[int]) -> dict[int, list[DeliveryAttempt]]:
+    """Each message's attempts, newest first."""
+    found: dict[int, list[DeliveryAttempt]] = {delivery_id: [] for delivery_id in ids}
+    rows = session.scalars(
+        select(DeliveryAttempt)
+        .where(DeliveryAttempt.delivery_id.in_(ids))
+        .order_by(DeliveryAttempt.id.desc())
+    )
+    for row in rows:
+        found[row.delivery_id].append(row)
+    return found
+
+
+def oldest_due_age(session: Session, now: datetime) -> dict[str, float]:
+    """Per channel, seconds since its oldest message waiting to be sent fell due."""
+    rows = session.execute(
+        select(Delivery.channel, sa.func.min(Delivery.next_attempt_at))
+        .where(Delivery.status.in_(IN_FLIGHT), Delivery.next_attempt_at <= now)
+        .group_by(Delivery.channel)
+    )
+    return {channel: max(0.0, (now - due).total_seconds()) for channel, due in rows}

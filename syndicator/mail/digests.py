@@ -27,17 +27,9 @@ from sqlalchemy.orm import Session
 from syndicator import db
 from syndicator.config import Config, Digest
 from syndicator.core import Core
+from syndicator.delivery import queue
 from syndicator.mail import subscriptions, transports
-from syndicator.models import (
-    DigestPost,
-    Frequency,
-    MailKind,
-    MailMessage,
-    MailStatus,
-    Post,
-    Subscriber,
-    SubscriberStatus,
-)
+from syndicator.models import Channel, DigestPost, Frequency, Post, Subscriber, SubscriberStatus
 from syndicator.posts import visibility
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -201,34 +193,20 @@ def _fresh_posts(
 def _record(
     session: Session, config: Config, digests: list[tuple[Due, list[Post]]], now: datetime
 ) -> None:
-    """Bulk-insert the digest rows and the posts each holds (thousands per batch)."""
+    """Queue the digests and bulk-insert the posts each holds (thousands per batch)."""
     if not digests:
         return
     domain = transports.hostname_of(config.email.sender)
     rows = [
-        {
-            "subscriber_id": subscriber.id,
-            "kind": MailKind.DIGEST,
-            "status": MailStatus.PENDING,
-            "header_id": subscriptions.message_id(config, domain),
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-        }
+        {"subscriber_id": subscriber.id, "message_key": subscriptions.message_id(config, domain)}
         for subscriber, _posts in digests
     ]
-    inserted = session.execute(
-        insert(MailMessage).returning(
-            MailMessage.id, MailMessage.subscriber_id, sort_by_parameter_order=True
-        ),
-        rows,
-    )
-    mail_ids = {subscriber_id: mail_id for mail_id, subscriber_id in inserted}
+    delivery_ids = queue.add_with_ids(session, Channel.MAIL, rows, now)
     session.execute(
         insert(DigestPost),
         [
-            {"mail_id": mail_ids[subscriber.id], "post_id": post.id, "subscriber_id": subscriber.id}
-            for subscriber, fresh in digests
+            {"delivery_id": delivery_id, "post_id": post.id, "subscriber_id": subscriber.id}
+            for delivery_id, (subscriber, fresh) in zip(delivery_ids, digests, strict=True)
             for post in fresh
         ],
     )

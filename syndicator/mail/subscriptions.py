@@ -21,17 +21,11 @@ from sqlalchemy.orm import Session
 
 from syndicator import paging
 from syndicator.config import Config
+from syndicator.delivery import queue
 from syndicator.errors import Conflict, Gone, InvalidInput, NotFound
 from syndicator.feeds import catalog
 from syndicator.mail import compose, transports
-from syndicator.models import (
-    Frequency,
-    MailKind,
-    MailMessage,
-    Subscriber,
-    SubscriberStatus,
-    is_valid_id,
-)
+from syndicator.models import Channel, Frequency, Subscriber, SubscriberStatus, is_valid_id
 
 
 class TokenNotFound(NotFound):
@@ -237,18 +231,12 @@ def _start_opt_in(
         message_id=header_id,
         date=now,
     )
-    session.add(
-        MailMessage(
-            subscriber_id=subscriber_id,
-            kind=MailKind.CONFIRMATION,
-            header_id=header_id,
-            raw=raw,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
+    queue.add(
+        session,
+        Channel.MAIL,
+        [{"subscriber_id": subscriber_id, "message_key": header_id, "raw": raw}],
+        now,
     )
-    session.flush()
 
 
 def message_id(config: Config, domain: str | None = None) -> str:

@@ -1,9 +1,7 @@
-"""Webhook endpoints, and the fan-out of outbox events into one message per endpoint.
+"""Webhook endpoints: registration, filters, status and signing secrets.
 
 Endpoints are checked by the SSRF guard when registered (and again at every
-attempt, in `delivery`). Fan-out turns each outbox event into its final body
-bytes once and one message per matching active endpoint, in one transaction:
-a worker that dies half way leaves the event for the next one.
+attempt, in `webhooks.channel`). Fan-out is `webhooks.fanout`.
 """
 
 from __future__ import annotations
@@ -13,24 +11,21 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session
 
 from syndicator import events, paging
-from syndicator.delivery import ssrf
-from syndicator.errors import Conflict, NotFound
+from syndicator.delivery import queue, ssrf
+from syndicator.errors import NotFound
 from syndicator.fieldtable import Field, Kind, Table
 from syndicator.models import (
+    Channel,
     EndpointStatus,
     Feed,
-    MessageStatus,
     WebhookEndpoint,
     WebhookEvent,
-    WebhookMessage,
     is_valid_id,
 )
-from syndicator.urls import Urls
 from syndicator.webhooks import signing
 
 ROTATION_OVERLAP = timedelta(hours=24)
@@ -201,7 +196,14 @@ def _check_feeds(session: Session, slugs: tuple[str, ...] | None) -> tuple[str, 
 def set_status(
     endpoint: WebhookEndpoint, status: EndpointStatus, reason: str | None, now: datetime
 ) -> None:
-    """Enable or disable; enabling forgets the failure streak so the clock starts over."""
+    """Enable or disable; enabling forgets the failure streak so the clock starts over.
+
+    Enabling also sends again what the endpoint refused with 410; what waited
+    while it was disabled goes out by itself.
+    """
+    session = object_session(endpoint)
+    if status == EndpointStatus.ACTIVE and endpoint.status != status and session is not None:
+        queue.resume_gone(session, Channel.WEBHOOK, endpoint.id, now)
     endpoint.status = status
     endpoint.disabled_reason = reason if status == EndpointStatus.DISABLED else None
     endpoint.failing_since = None
@@ -247,112 +249,3 @@ def matches(endpoint: WebhookEndpoint, event: WebhookEvent) -> bool:
         and (not wanted_types or event.type in wanted_types)
         and (not wanted_feeds or event.feed_slug in wanted_feeds)
     )
-
-
-def fan_out(session: Session, urls: Urls, now: datetime, *, max_bytes: int, batch: int = 50) -> int:
-    """Turn a batch of outbox events into messages; returns how many events it took."""
-    take_write_lock(session)
-    query = (
-        select(WebhookEvent)
-        .where(WebhookEvent.fanned_out_at.is_(None))
-        .order_by(WebhookEvent.id)
-        .limit(batch)
-        .with_for_update(skip_locked=True)
-    )
-    pending = list(session.scalars(query))
-    if not pending:
-        return 0
-    endpoints = list(
-        session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.status == "active"))
-    )
-    for event in pending:
-        _fan_out_event(session, event, endpoints, urls, now, max_bytes=max_bytes)
-    return len(pending)
-
-
-def take_write_lock(session: Session) -> None:
-    """On SQLite, take the write lock first so a read-then-write never fails as stale.
-
-    PostgreSQL needs nothing: its row locks (FOR UPDATE SKIP LOCKED) do the job.
-    """
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(sa.update(WebhookMessage).where(sa.false()).values(claimed_by=None))
-
-
-def _fan_out_event(
-    session: Session,
-    event: WebhookEvent,
-    endpoints: list[WebhookEndpoint],
-    urls: Urls,
-    now: datetime,
-    *,
-    max_bytes: int,
-) -> None:
-    event.body = events.render(event, urls, max_bytes=max_bytes)
-    event.fanned_out_at = now
-    targets = [endpoint for endpoint in endpoints if matches(endpoint, event)]
-    rows = [_message_row(event, endpoint, now) for endpoint in targets]
-    if rows:
-        session.execute(insert(WebhookMessage), rows)
-
-
-def _message_row(event: WebhookEvent, endpoint: WebhookEndpoint, now: datetime) -> dict[str, Any]:
-    return {
-        "webhook_id": signing.new_message_id(),
-        "event_id": event.id,
-        "endpoint_id": endpoint.id,
-        "status": MessageStatus.PENDING,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
-
-
-def queue_test(
-    session: Session, endpoint: WebhookEndpoint, urls: Urls, now: datetime, *, max_bytes: int
-) -> int:
-    """A webhook.test message for one endpoint, due now; returns the message id."""
-    if endpoint.status != EndpointStatus.ACTIVE:
-        raise Conflict("the endpoint is disabled; enable it before sending a test")
-    event = events.record_test(session, endpoint.id, now)
-    session.flush()
-    _fan_out_event(session, event, [endpoint], urls, now, max_bytes=max_bytes)
-    message_id = session.scalar(
-        select(WebhookMessage.id).where(WebhookMessage.event_id == event.id)
-    )
-    assert message_id is not None
-    return message_id
-
-
-def messages(
-    session: Session, endpoint_id: int, *, limit: int, before_id: int | None = None
-) -> tuple[list[WebhookMessage], bool]:
-    """An endpoint's messages, newest first, older than `before_id` when given.
-
-    Paging by id, not offset: messages created meanwhile never shift a page.
-    """
-    query = select(WebhookMessage).where(WebhookMessage.endpoint_id == endpoint_id)
-    if before_id is not None:
-        query = query.where(WebhookMessage.id < before_id)
-    found = list(session.scalars(query.order_by(WebhookMessage.id.desc()).limit(limit + 1)))
-    return found[:limit], len(found) > limit
-
-
-def get_message(session: Session, message_id: int) -> WebhookMessage:
-    message = session.get(WebhookMessage, message_id) if is_valid_id(message_id) else None
-    if message is None:
-        raise NotFound(f"no delivery {message_id}")
-    return message
-
-
-def requeue(session: Session, message: WebhookMessage, now: datetime) -> None:
-    """Make a message due now with a fresh retry schedule (a manual retry)."""
-    if message.lease_until is not None and message.lease_until > now:
-        raise Conflict("this delivery is being sent right now")
-    endpoint = get(session, message.endpoint_id)
-    if endpoint.status != EndpointStatus.ACTIVE:
-        raise Conflict("the endpoint is disabled; enable it before retrying")
-    message.status = MessageStatus.PENDING
-    message.attempts = 0
-    message.next_attempt_at = now
-    message.claimed_by = None

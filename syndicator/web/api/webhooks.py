@@ -1,6 +1,6 @@
 """Admin API routes for webhook endpoints and their delivery log.
 
-HTTP around `webhooks` and `delivery`: one transaction per change; a test
+HTTP around `webhooks` and the delivery queue: one transaction per change; a test
 event or a manual retry is attempted at once, inside the request, and the
 answer shows how it went. Secrets appear only at creation, after a rotation
 and at GET /api/webhooks/<id>/secret, never in lists.
@@ -14,13 +14,13 @@ from flask import Response, jsonify, url_for
 
 from syndicator import paging, timestamps
 from syndicator.core import Core
-from syndicator.delivery import engine
+from syndicator.delivery import queue
 from syndicator.fieldtable import Field, Kind, Table
-from syndicator.models import MessageStatus, WebhookAttempt, WebhookEndpoint, WebhookMessage
+from syndicator.models import Channel, Delivery, DeliveryAttempt, MessageStatus, WebhookEndpoint
 from syndicator.web.api import blueprint, json_body, listing, openapi, window
 from syndicator.web.api.openapi import READ_ERRORS, Operation, ref
 from syndicator.web.context import core_of_app
-from syndicator.webhooks import endpoints
+from syndicator.webhooks import channel, endpoints
 
 ATTEMPT = Table(
     "an attempt",
@@ -64,7 +64,7 @@ ROTATED = Table(
         ),
     ),
 )
-NEWEST_FIRST = paging.Keyset((WebhookMessage.id,), descending=True)
+NEWEST_FIRST = paging.Keyset((Delivery.id,), descending=True)
 
 
 def endpoint_dict(endpoint: WebhookEndpoint) -> dict[str, Any]:
@@ -81,7 +81,7 @@ def endpoint_dict(endpoint: WebhookEndpoint) -> dict[str, Any]:
     }
 
 
-def _attempt_dict(attempt: WebhookAttempt) -> dict[str, Any]:
+def _attempt_dict(attempt: DeliveryAttempt) -> dict[str, Any]:
     return {
         "at": timestamps.rfc3339(attempt.attempted_at),
         "status_code": attempt.status_code,
@@ -91,19 +91,21 @@ def _attempt_dict(attempt: WebhookAttempt) -> dict[str, Any]:
     }
 
 
-def _message_dicts(core: Core, found: list[WebhookMessage]) -> list[dict[str, Any]]:
+def _message_dicts(core: Core, found: list[Delivery]) -> list[dict[str, Any]]:
     with core.reading() as session:
-        attempts = engine.attempts_of(session, [message.id for message in found])
-        types = engine.event_types(session, [message.event_id for message in found])
+        attempts = queue.attempts_of(session, [message.id for message in found])
+        types = channel.event_types(session, [message.event_id for message in found])
     return [
         {
             "id": message.id,
             "event": types[message.event_id],
-            "webhook_id": message.webhook_id,
+            "webhook_id": message.message_key,
             "endpoint_id": message.endpoint_id,
             "status": message.status,
             "created_at": timestamps.rfc3339(message.created_at),
-            "next_attempt_at": timestamps.rfc3339_or_none(message.next_attempt_at),
+            "next_attempt_at": (
+                timestamps.rfc3339(message.next_attempt_at) if message.status == "pending" else None
+            ),
             "attempts": [_attempt_dict(attempt) for attempt in attempts[message.id]],
         }
         for message in found
@@ -112,7 +114,7 @@ def _message_dicts(core: Core, found: list[WebhookMessage]) -> list[dict[str, An
 
 def _message(core: Core, message_id: int) -> dict[str, Any]:
     with core.reading() as session:
-        message = endpoints.get_message(session, message_id)
+        message = queue.get(session, message_id, Channel.WEBHOOK)
     return _message_dicts(core, [message])[0]
 
 
@@ -196,7 +198,7 @@ def rotate_webhook_secret(endpoint_id: int) -> Response:
 @blueprint.post("/webhooks/<int:endpoint_id>/test")
 def test_webhook(endpoint_id: int) -> Response:
     core = core_of_app()
-    return jsonify(_message(core, engine.send_test(core, endpoint_id)))
+    return jsonify(_message(core, channel.send_test(core, endpoint_id)))
 
 
 @blueprint.get("/webhooks/<int:endpoint_id>/deliveries")
@@ -206,8 +208,8 @@ def list_deliveries(endpoint_id: int) -> Response:
     before_id = _last_message_id(asked.cursor)
     with core.reading() as session:
         endpoints.get(session, endpoint_id)
-        found, has_more = endpoints.messages(
-            session, endpoint_id, limit=asked.limit, before_id=before_id
+        found, has_more = queue.page(
+            session, Channel.WEBHOOK, endpoint_id, limit=asked.limit, before_id=before_id
         )
     next_cursor = NEWEST_FIRST.cursor_of(found[-1]) if has_more else None
     return listing(_message_dicts(core, found), next_cursor)
@@ -225,7 +227,7 @@ def _last_message_id(cursor: str | None) -> int | None:
 @blueprint.post("/deliveries/<int:message_id>/retry")
 def retry_delivery(message_id: int) -> Response:
     core = core_of_app()
-    engine.retry(core, message_id)
+    channel.retry(core, message_id)
     return jsonify(_message(core, message_id))
 
 
