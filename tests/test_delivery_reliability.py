@@ -11,20 +11,18 @@ from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
-from conftest import FakeClock
+from factories import FakeClock, add_endpoint, add_feed
+from factories import add_post as publish
 from webhook_support import (
     FAST,
     Received,
     Receiver,
     Reply,
-    add_endpoint,
-    add_feed,
     attempts,
     bodies,
     deliver,
     endpoint,
     messages,
-    publish,
     real_now,
 )
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from syndicator import worker
 from syndicator.feeds import catalog
 from syndicator.mail import compose, mime
-from syndicator.models import MailMessage
+from syndicator.models import Channel, Delivery
 from syndicator.web import create_app
 
 INJECTED = "News\\r\\nBcc: victim@example.org"  # as written in TOML: a CRLF once parsed
@@ -103,4 +103,4 @@ def test_an_address_with_a_control_character_is_refused_and_nothing_is_queued(
     answer = client.post("/news/subscribe", json={"email": email})
     assert answer.status_code == 422 and "email" in answer.get_json()["error"]["fields"]
     with core.reading() as session:
-        assert session.scalar(select(func.count()).select_from(MailMessage)) == 0
+        assert session.scalar(select(func.count()).where(Delivery.channel == Channel.MAIL)) == 0

@@ -18,7 +18,7 @@ from factories import FakeClock, add_feed, build_core
 from sqlalchemy import event, func, select
 
 from syndicator.mail import sender
-from syndicator.models import MailMessage, Subscriber, SubscriberStatus
+from syndicator.models import Channel, Delivery, Subscriber, SubscriberStatus
 from syndicator.web import create_app
 
 NEW, WAITING, CONFIRMED = "new@example.org", "waiting@example.org", "confirmed@example.org"
@@ -41,7 +41,7 @@ def site(make_config: Any, clock: FakeClock, tmp_path: Path) -> Iterator[Any]:
 
 def mail_rows(core: Any) -> int:
     with core.reading() as session:
-        return session.scalar(select(func.count()).select_from(MailMessage))
+        return session.scalar(select(func.count()).where(Delivery.channel == Channel.MAIL))
 
 
 def one_request(core: Any, client: Any, body: dict[str, Any]) -> tuple[list[str], Any, int]:

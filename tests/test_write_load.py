@@ -14,7 +14,7 @@ import write_load
 from server_process import serving
 from sqlalchemy import create_engine, func, select
 
-from syndicator.models import Post, Subscriber, WebhookEndpoint, WebhookMessage
+from syndicator.models import Channel, Delivery, Post, Subscriber, WebhookEndpoint
 
 TOKEN = "load-test-token"
 WRITERS = 6
@@ -45,7 +45,9 @@ def test_six_writers_while_the_scheduler_ticks_get_no_5xx_and_lose_nothing(
             posts = dict(connection.execute(select(Post.id, Post.deleted_at)).all())
             emails = set(connection.scalars(select(Subscriber.email)))
             hooks = set(connection.scalars(select(WebhookEndpoint.id)))
-            first_fanned_out_at = connection.scalar(select(func.min(WebhookMessage.created_at)))
+            first_fanned_out_at = connection.scalar(
+                select(func.min(Delivery.created_at)).where(Delivery.channel == Channel.WEBHOOK)
+            )
     finally:
         engine.dispose()
     assert all(posts.get(post_id, "missing") is None for post_id in made.posts)
