@@ -97,6 +97,9 @@ class Webhooks:
 @dataclass(frozen=True)
 class Scheduler:
     poll_seconds: float = 15.0
+    # /healthz: a worker silent this long is stale; a message due this long is a backlog.
+    stale_after_seconds: float = 120.0
+    backlog_alert_seconds: float = 900.0
 
 
 @dataclass(frozen=True)
@@ -296,8 +299,9 @@ def validate(config: Config) -> Config:
     ):
         if value < 1:
             raise ConfigError(source, key, "must be at least 1")
-    if config.scheduler.poll_seconds <= 0:
-        raise ConfigError(source, "scheduler.poll_seconds", "must be greater than 0")
+    for key in ("poll_seconds", "stale_after_seconds", "backlog_alert_seconds"):
+        if getattr(config.scheduler, key) <= 0:
+            raise ConfigError(source, f"scheduler.{key}", "must be greater than 0")
     _validate_webhooks(config.webhooks, source)
     _validate_email(config.email, source)
     return config
