@@ -412,12 +412,14 @@ def oldest_due_age(session: Session, now: datetime) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class Failure:
+    """How a channel's latest attempt failed, and when."""
+
     error: str
     attempted_at: datetime
 
 
-def last_failure(session: Session, channel: Channel) -> Failure | None:
-    """The error its latest attempt ended with; None without one, or without attempts.
+def latest_attempt_failure(session: Session, channel: Channel) -> Failure | None:
+    """How the channel's latest attempt failed; None if it went through or none was made.
 
     For the health check: every failed mail attempt records its transport's
     error, so a failing mail transport shows until a mail goes out again.

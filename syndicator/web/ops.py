@@ -56,7 +56,7 @@ def _checks(core: Core) -> dict[str, Check] | None:
         with core.reading() as session:
             beat_age = heartbeats.last_beat_age(session, now)
             due_ages = queue.oldest_due_age(session, now)
-            mail_failure = queue.last_failure(session, Channel.MAIL)
+            mail_failure = queue.latest_attempt_failure(session, Channel.MAIL)
     except SQLAlchemyError:
         return None
     return {
