@@ -98,6 +98,9 @@ class Webhooks:
 @dataclass(frozen=True)
 class Scheduler:
     poll_seconds: float = 15.0
+    # /healthz: a worker silent this long is stale; a message due this long is a backlog.
+    stale_after_seconds: float = 120.0
+    backlog_alert_seconds: float = 900.0
 
 
 @dataclass(frozen=True)
@@ -327,8 +330,9 @@ def validate(config: Config) -> Config:
     if config.server.connection_limit < MIN_CONNECTION_LIMIT:
         reason = f"must be at least {MIN_CONNECTION_LIMIT}"
         raise ConfigError(source, "server.connection_limit", reason)
-    if config.scheduler.poll_seconds <= 0:
-        raise ConfigError(source, "scheduler.poll_seconds", "must be greater than 0")
+    for key in ("poll_seconds", "stale_after_seconds", "backlog_alert_seconds"):
+        if getattr(config.scheduler, key) <= 0:
+            raise ConfigError(source, f"scheduler.{key}", "must be greater than 0")
     _validate_webhooks(config.webhooks, source)
     _validate_email(config.email, source)
     return config

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import exc as sa_exc
 
 from syndicator.core import Core
 from syndicator.delivery import heartbeats
@@ -63,9 +64,18 @@ def deliver_webhooks(core: Core) -> int:
     return report.attempted
 
 
+# Failures of what the tick depends on, not of its code: while the database is
+# down they repeat every poll, so each is one line, not a traceback.
+_OUTAGES = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, OSError)
+
+
 def _safe_tick(core: Core) -> None:
     try:
         tick(core)
+    except _OUTAGES as error:
+        cause = error.orig if isinstance(error, sa_exc.DBAPIError) else error
+        first_line = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        log.error("tick failed: %s; retrying at the next poll", first_line)
     except Exception:  # a failed tick must not stop the schedule; the next one retries
         log.exception("tick failed; retrying at the next poll")
 

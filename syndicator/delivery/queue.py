@@ -419,3 +419,29 @@ def oldest_due_age(session: Session, now: datetime) -> dict[str, float]:
         .group_by(Delivery.channel)
     )
     return {channel: max(0.0, (now - due).total_seconds()) for channel, due in rows}
+
+
+@dataclass(frozen=True)
+class Failure:
+    """How a channel's latest attempt failed, and when."""
+
+    error: str
+    attempted_at: datetime
+
+
+def latest_attempt_failure(session: Session, channel: Channel) -> Failure | None:
+    """How the channel's latest attempt failed; None if it went through or none was made.
+
+    For the health check: every failed mail attempt records its transport's
+    error, so a failing mail transport shows until a mail goes out again.
+    """
+    latest = session.execute(
+        select(DeliveryAttempt.error, DeliveryAttempt.attempted_at)
+        .join(Delivery, Delivery.id == DeliveryAttempt.delivery_id)
+        .where(Delivery.channel == channel)
+        .order_by(DeliveryAttempt.id.desc())
+        .limit(1)
+    ).first()
+    if latest is None or latest.error is None:
+        return None
+    return Failure(latest.error, latest.attempted_at)
