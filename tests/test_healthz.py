@@ -6,8 +6,10 @@ import logging
 from typing import Any
 
 import pytest
+from factories import add_endpoint, add_feed
+from factories import add_post as publish
 from mail_support import free_port, reader_with_one_new_post, smtp_email_config, smtp_server
-from webhook_support import FAST, add_endpoint, add_feed, publish
+from webhook_support import FAST
 
 from syndicator import config as config_module
 from syndicator import worker
