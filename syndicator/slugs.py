@@ -12,8 +12,8 @@ MAX_LENGTH = 120
 def slugify(text: str) -> str:
     """Lower-case ASCII words joined by hyphens: "Don't Call Back" -> "dont-call-back"."""
     without_apostrophes = re.sub("['\u2019]", "", text)
-    ascii_text = unicodedata.normalize("NFKD", without_apostrophes).encode("ascii", "ignore")
-    ascii_text = ascii_text.decode().lower()
+    folded = unicodedata.normalize("NFKD", without_apostrophes).encode("ascii", "ignore")
+    ascii_text = folded.decode().lower()
     return _hyphenated(re.sub(r"[^a-z0-9]+", "-", ascii_text))
 
 

@@ -108,7 +108,7 @@ def search(
     return NEWEST_FIRST.page(session, _filtered(filters, now), window)
 
 
-def _filtered(filters: Filters, now: datetime) -> Select[tuple[Post]]:
+def _filtered(filters: Filters, now: datetime) -> Select[Post]:
     query = select(Post).where(Post.deleted_at.is_(None))
     if filters.feed is not None:
         query = query.where(Post.feed_slug == filters.feed)

@@ -257,7 +257,7 @@ def publish_due(session: Session, now: datetime) -> list[Post]:
     return due
 
 
-def _visible(feed_slug: str, now: datetime, tag: str | None = None) -> Select[tuple[Post]]:
+def _visible(feed_slug: str, now: datetime, tag: str | None = None) -> Select[Post]:
     query = select(Post).where(Post.feed_slug == feed_slug, visibility.visible_clause(now))
     if tag is not None:
         query = query.where(Post.id.in_(select(PostTag.post_id).where(PostTag.tag_slug == tag)))

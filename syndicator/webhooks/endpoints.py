@@ -233,11 +233,16 @@ def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
 
 
 def event_filter(endpoint: WebhookEndpoint) -> list[str]:
-    return json.loads(endpoint.event_types)
+    return _names(endpoint.event_types)
 
 
 def feed_filter(endpoint: WebhookEndpoint) -> list[str]:
-    return json.loads(endpoint.feed_slugs)
+    return _names(endpoint.feed_slugs)
+
+
+def _names(stored: str) -> list[str]:
+    """A filter column: a JSON list of names, empty meaning "all"."""
+    return [str(name) for name in json.loads(stored)]
 
 
 def matches(endpoint: WebhookEndpoint, event: WebhookEvent) -> bool:

@@ -29,7 +29,7 @@ def fan_out(session: Session, urls: Urls, now: datetime, *, max_bytes: int, batc
         .order_by(WebhookEvent.id)
         .limit(batch)
     )
-    if not db.is_sqlite(session.get_bind()):  # type: ignore[arg-type]
+    if not db.is_sqlite(session.get_bind()):
         query = query.with_for_update(skip_locked=True)
     pending = list(session.scalars(query))
     if not pending:

@@ -7,6 +7,8 @@ Revision ID: 0005
 Revises: 0004
 """
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -14,11 +16,11 @@ revision = "0005"
 down_revision = "0004"
 
 
-def _when(name: str, nullable: bool = True) -> sa.Column:
+def _when(name: str, nullable: bool = True) -> sa.Column[datetime]:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 
-def _fk(name: str, table: str, nullable: bool = True) -> sa.Column:
+def _fk(name: str, table: str, nullable: bool = True) -> sa.Column[int]:
     return sa.Column(
         name, sa.Integer(), sa.ForeignKey(f"{table}.id", ondelete="CASCADE"), nullable=nullable
     )

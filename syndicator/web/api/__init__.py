@@ -93,7 +93,7 @@ def json_body() -> dict[str, Any]:
         raise InvalidInput({"body": "must be a JSON object"}, "the body must be a JSON object")
     if _depth(data) > _MAX_DEPTH:
         raise InvalidInput({"body": f"nested deeper than {_MAX_DEPTH} levels"}, "body too deep")
-    return _without_forbidden_characters(data)
+    return {xmltext.clean(key): _without_forbidden_characters(value) for key, value in data.items()}
 
 
 def _without_forbidden_characters(value: Any) -> Any:
