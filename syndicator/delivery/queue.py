@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy import ColumnElement, Connection, bindparam, exists, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from syndicator import db
+from syndicator import db, paging
 from syndicator.errors import Conflict, NotFound
 from syndicator.models import (
     IN_FLIGHT,
@@ -380,18 +380,18 @@ def resume_gone(session: Session, channel: Channel, target_id: int, now: datetim
 # --- reading -------------------------------------------------------------------------------
 
 
+NEWEST_FIRST = paging.Keyset((Delivery.id,), descending=True)
+
+
 def page(
-    session: Session, channel: Channel, target_id: int, *, limit: int, before_id: int | None
-) -> tuple[list[Delivery], bool]:
-    """A target's messages, newest first, older than `before_id` when given.
+    session: Session, channel: Channel, target_id: int, window: paging.Window
+) -> tuple[list[Delivery], str | None]:
+    """A target's messages, newest first, and the cursor of the next page.
 
     Paging by id, not offset: messages created meanwhile never shift a page.
     """
     query = select(Delivery).where(Delivery.channel == channel, target_of(channel) == target_id)
-    if before_id is not None:
-        query = query.where(Delivery.id < before_id)
-    found = list(session.scalars(query.order_by(Delivery.id.desc()).limit(limit + 1)))
-    return found[:limit], len(found) > limit
+    return NEWEST_FIRST.page(session, query, window)
 
 
 def of_event(session: Session, event_id: int) -> list[int]:

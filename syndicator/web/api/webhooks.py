@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Response, jsonify, url_for
 
-from syndicator import paging, timestamps
+from syndicator import timestamps
 from syndicator.core import Core
 from syndicator.delivery import queue
 from syndicator.fieldtable import Field, Kind, Table
@@ -64,7 +64,6 @@ ROTATED = Table(
         ),
     ),
 )
-NEWEST_FIRST = paging.Keyset((Delivery.id,), descending=True)
 
 
 def endpoint_dict(endpoint: WebhookEndpoint) -> dict[str, Any]:
@@ -205,23 +204,10 @@ def test_webhook(endpoint_id: int) -> Response:
 def list_deliveries(endpoint_id: int) -> Response:
     core = core_of_app()
     asked = window()
-    before_id = _last_message_id(asked.cursor)
     with core.reading() as session:
         endpoints.get(session, endpoint_id)
-        found, has_more = queue.page(
-            session, Channel.WEBHOOK, endpoint_id, limit=asked.limit, before_id=before_id
-        )
-    next_cursor = NEWEST_FIRST.cursor_of(found[-1]) if has_more else None
+        found, next_cursor = queue.page(session, Channel.WEBHOOK, endpoint_id, asked)
     return listing(_message_dicts(core, found), next_cursor)
-
-
-def _last_message_id(cursor: str | None) -> int | None:
-    """The id a deliveries cursor holds: the page goes on with older messages."""
-    if cursor is None:
-        return None
-    (message_id,) = NEWEST_FIRST.decode(cursor)
-    assert isinstance(message_id, int)  # the key's column is an integer
-    return message_id
 
 
 @blueprint.post("/deliveries/<int:message_id>/retry")
