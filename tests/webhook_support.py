@@ -39,6 +39,14 @@ class Reply:
 Behaviour = Callable[[Received], Reply]
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5: a burst of a worker's parallel
+    # connections would overflow it and wait a SYN retransmission (1 s), which a
+    # test's 1 s timeout takes for a dead receiver.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class Receiver:
     """Answers with `behaviour(request)`; keeps every request in `received`."""
 
@@ -46,8 +54,7 @@ class Receiver:
         self.behaviour = behaviour or (lambda _request: Reply())
         self.received: list[Received] = []
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
