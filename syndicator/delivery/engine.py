@@ -133,6 +133,9 @@ class _Dispatch:
 
     def __init__(self, core: Core, channel: Channel, owner: str, rng: random.Random) -> None:
         self.core, self.channel, self.owner, self.rng = core, channel, owner, rng
+        # What a run sends: the messages due when it began. Later ones wait for the next
+        # tick, so a stream of new mail cannot keep one tick (and what follows it) busy.
+        self.due_by = core.now()
         self.in_flight: dict[Future[None], Any] = {}
         self.ready: deque[Any] = deque()
         self.thread = threading.local()  # each sender's last record
@@ -163,6 +166,7 @@ class _Dispatch:
                 targets=self.channel.targets(),
                 per_target=self.channel.per_target,
                 waiting=IN_FLIGHT if self.channel.marks_sending else (DeliveryStatus.PENDING,),
+                due_by=self.due_by,
                 busy=busy,
                 ids=ids,
             )

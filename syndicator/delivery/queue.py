@@ -138,6 +138,7 @@ def claim(
     busy: Counter[int] | None = None,
     ids: Iterable[int] | None = None,
     waiting: Sequence[DeliveryStatus] = IN_FLIGHT,
+    due_by: datetime | None = None,
 ) -> list[Claimed]:
     """Lease up to `limit` due messages of `channel` to `lease.owner`, oldest due first.
 
@@ -147,14 +148,15 @@ def claim(
     `targets` limits the claim to those targets (e.g. active endpoints); at most
     `per_target` messages of one target are in flight, counting `busy`. A run
     never takes again what it already attempted: a retry due at once waits for
-    the next run.
+    the next run. `due_by` (default `now`): only messages due by then, so a run
+    that began then ends even while new messages keep arriving.
     """
     target = target_of(channel)
     query = (
         select(Delivery.id, target.label("target_id"))
         .where(
             Delivery.channel == channel,
-            Delivery.next_attempt_at <= now,
+            Delivery.next_attempt_at <= (due_by or now),
             _free(now, stale_before),
             or_(Delivery.lease_owner.is_(None), Delivery.lease_owner != lease.owner),
             or_(Delivery.order_key.is_(None), _first_in_order()),
