@@ -6,7 +6,9 @@ schedule and what an outcome means for its target (disable an endpoint,
 mark a subscriber bounced). The engine does the rest: leases, heartbeats,
 concurrency, the attempt log, retries, manual retry. A bounded thread pool
 sends; up to `window` messages are claimed ahead so it never idles while the
-database is asked for more. Each attempt is recorded in its own transaction,
+database is asked for more. A channel with one sender (mail: one SMTP
+connection) sends on the run's own thread instead: passing each message
+between threads cost more than the work itself. Each attempt is recorded in its own transaction,
 fenced by the claim, so one bad answer never costs the other results and a
 run that lost its claim overwrites nothing.
 """

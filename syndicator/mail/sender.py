@@ -2,7 +2,8 @@
 
 Claiming, leases, retries and the attempt log are the delivery engine's. A
 message is marked `sending` just before it goes to the transport and
-recorded as soon as the server accepts it, each step committed: a worker
+recorded as soon as the server accepts it, before the next goes (one commit
+holds a mail's record and the next one's mark; see `engine._drive_here`): a worker
 killed half way leaves its unsent rows to the next run (at once, when its
 heartbeat stops), with their same Message-ID; only the message on the wire at
 the kill can go out twice. Temporary refusals (4xx) wait a doubling delay; a
