@@ -71,20 +71,29 @@ class Lease:
 def add(session: Session, channel: Channel, rows: list[dict[str, Any]], now: datetime) -> None:
     """Queue messages due now (each row: its target, message_key, and what else it has)."""
     if rows:
-        session.execute(insert(Delivery), _filled(channel, rows, now))
+        # Core, not the ORM bulk path: thousands of rows per digest batch.
+        session.connection().execute(insert(Delivery), _filled(channel, rows, now))
 
 
 def add_with_ids(
     session: Session, channel: Channel, rows: list[dict[str, Any]], now: datetime
 ) -> list[int]:
-    """`add`, returning the new messages' ids in the order of `rows`."""
+    """`add`, returning the new messages' ids in the order of `rows`.
+
+    Read back by their unique message_key: an INSERT ... RETURNING in the rows'
+    order makes SQLAlchemy insert one row per statement on SQLite.
+    """
     if not rows:
         return []
-    inserted = session.execute(
-        insert(Delivery).returning(Delivery.id, sort_by_parameter_order=True),
-        _filled(channel, rows, now),
-    )
-    return list(inserted.scalars())
+    add(session, channel, rows, now)
+    keys = [row["message_key"] for row in rows]
+    ids = {key: id_ for key, id_ in session.execute(_IDS_OF_KEYS, {"keys": keys})}
+    return [ids[key] for key in keys]
+
+
+_IDS_OF_KEYS = select(Delivery.message_key, Delivery.id).where(
+    Delivery.message_key.in_(bindparam("keys", expanding=True))
+)
 
 
 def _filled(channel: Channel, rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:

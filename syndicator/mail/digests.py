@@ -206,7 +206,7 @@ def _record(
         for subscriber, _posts in digests
     ]
     delivery_ids = queue.add_with_ids(session, Channel.MAIL, rows, now)
-    session.execute(
+    session.connection().execute(  # Core, not the ORM bulk path: five rows per digest
         insert(DigestPost),
         [
             {"delivery_id": delivery_id, "post_id": post.id, "subscriber_id": subscriber.id}
