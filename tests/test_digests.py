@@ -62,6 +62,16 @@ def next_morning(clock: FakeClock) -> None:
     clock.moment = target if target > moment else target + timedelta(days=1)
 
 
+def three_readers_due_one_post(core: Any, clock: FakeClock) -> None:
+    """reader0..2@example.org, confirmed before "Post one", and their digest due now."""
+    add_feed(core)
+    for n in range(3):
+        add_subscriber(core, f"reader{n}@example.org")
+    clock.advance(minutes=1)
+    add_post(core, "Post one")
+    next_morning(clock)
+
+
 def titles(message: Any) -> list[str]:
     text = message.get_body(("plain",)).get_content()
     return [line for line in text.splitlines() if line.startswith("Post ")]
@@ -255,12 +265,7 @@ def test_smtp_outage_loses_nothing_and_duplicates_nothing(
         pass  # the port is known and nothing listens on it now
     core = build_core(make_config(email=smtp_email_config(port)), clock)
     try:
-        add_feed(core)
-        for n in range(3):
-            add_subscriber(core, f"reader{n}@example.org")
-        clock.advance(minutes=1)
-        add_post(core, "Post one")
-        next_morning(clock)
+        three_readers_due_one_post(core, clock)
         tick_at = clock.moment
         first = worker.tick(core)
         with core.reading() as session:
@@ -435,12 +440,7 @@ def test_a_run_whose_claim_was_taken_over_records_nothing_and_sends_no_more(
         core = build_core(make_config(email=smtp_email_config(slow_port)), clock)
         fast_smtp = make_config(email=smtp_email_config(fast_port)).email.smtp
         try:
-            add_feed(core)
-            for n in range(3):
-                add_subscriber(core, f"reader{n}@example.org")
-            clock.advance(minutes=1)
-            add_post(core, "Post one")
-            next_morning(clock)
+            three_readers_due_one_post(core, clock)
             digests.plan_due(core)
             with ThreadPoolExecutor(max_workers=1) as pool:
                 run_a = pool.submit(sender.send_pending, core)
