@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -21,13 +22,20 @@ from zoneinfo import ZoneInfo
 import pytest
 from factories import FakeClock, add_feed, add_post, add_subscriber, build_core
 from mail_support import smtp_email_config, smtp_server
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from syndicator import config as config_module
 from syndicator import worker
 from syndicator.config import Digest
-from syndicator.mail import digests, sender, subscriptions
-from syndicator.models import Channel, Delivery, Frequency, Subscriber, SubscriberStatus
+from syndicator.mail import digests, sender, subscriptions, transports
+from syndicator.models import (
+    Channel,
+    Delivery,
+    DeliveryAttempt,
+    Frequency,
+    Subscriber,
+    SubscriberStatus,
+)
 from syndicator.models import DeliveryStatus as MailStatus
 from syndicator.posts import store
 
@@ -52,6 +60,16 @@ def next_morning(clock: FakeClock) -> None:
     moment = clock.moment
     target = moment.replace(hour=7, minute=1, second=0, microsecond=0)
     clock.moment = target if target > moment else target + timedelta(days=1)
+
+
+def three_readers_due_one_post(core: Any, clock: FakeClock) -> None:
+    """reader0..2@example.org, confirmed before "Post one", and their digest due now."""
+    add_feed(core)
+    for n in range(3):
+        add_subscriber(core, f"reader{n}@example.org")
+    clock.advance(minutes=1)
+    add_post(core, "Post one")
+    next_morning(clock)
 
 
 def titles(message: Any) -> list[str]:
@@ -247,12 +265,7 @@ def test_smtp_outage_loses_nothing_and_duplicates_nothing(
         pass  # the port is known and nothing listens on it now
     core = build_core(make_config(email=smtp_email_config(port)), clock)
     try:
-        add_feed(core)
-        for n in range(3):
-            add_subscriber(core, f"reader{n}@example.org")
-        clock.advance(minutes=1)
-        add_post(core, "Post one")
-        next_morning(clock)
+        three_readers_due_one_post(core, clock)
         tick_at = clock.moment
         first = worker.tick(core)
         with core.reading() as session:
@@ -407,6 +420,59 @@ def test_a_run_killed_half_way_sends_the_rest_once(
     assert Counter(r.recipients[0] for r in recorder.received) == Counter(
         {f"reader{n}@example.org": 1 for n in range(10)}
     )
+
+
+def test_a_run_whose_claim_was_taken_over_records_nothing_and_sends_no_more(
+    make_config: Any, clock: FakeClock
+) -> None:
+    """Run A stalls on its first mail past its lease; run B takes the digests over and sends
+    them. A's late acceptance is not recorded and A sends none of the rest."""
+    stalled, released = threading.Event(), threading.Event()
+
+    def stall_the_first(_address: str) -> str | None:
+        if not stalled.is_set():
+            stalled.set()
+            released.wait(10)
+        return None
+
+    with smtp_server() as (slow, slow_port), smtp_server() as (fast, fast_port):
+        slow.data_rule = stall_the_first
+        core = build_core(make_config(email=smtp_email_config(slow_port)), clock)
+        fast_smtp = make_config(email=smtp_email_config(fast_port)).email.smtp
+        try:
+            three_readers_due_one_post(core, clock)
+            digests.plan_due(core)
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                run_a = pool.submit(sender.send_pending, core)
+                assert stalled.wait(10)
+                clock.advance(hours=1)  # far past A's lease
+                run_b = sender.send_pending(core, transport=transports.SmtpTransport(fast_smtp))
+                released.set()
+                report_a = run_a.result(timeout=30)
+            with core.reading() as session:
+                rows = list(
+                    session.scalars(
+                        select(Delivery)
+                        .where(Delivery.channel == Channel.MAIL)
+                        .order_by(Delivery.id)
+                    )
+                )
+                attempts = session.scalars(select(func.count()).select_from(DeliveryAttempt)).one()
+        finally:
+            core.close()
+    assert run_b.sent == 3
+    assert report_a.sent == 0
+    assert len(slow.received) == 1  # only the mail A was sending when it stalled
+    assert sorted(r.recipients[0] for r in fast.received) == [
+        f"reader{n}@example.org" for n in range(3)
+    ]
+    # The first went twice (A's and B's try); the others once, from B.
+    assert [(row.status, row.attempts) for row in rows] == [
+        (MailStatus.SUCCEEDED, 2),
+        (MailStatus.SUCCEEDED, 1),
+        (MailStatus.SUCCEEDED, 1),
+    ]
+    assert attempts == 3  # B's; A's late acceptance was dropped
 
 
 def test_two_workers_on_postgresql_never_send_a_digest_twice(

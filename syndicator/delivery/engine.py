@@ -6,7 +6,9 @@ schedule and what an outcome means for its target (disable an endpoint,
 mark a subscriber bounced). The engine does the rest: leases, heartbeats,
 concurrency, the attempt log, retries, manual retry. A bounded thread pool
 sends; up to `window` messages are claimed ahead so it never idles while the
-database is asked for more. Each attempt is recorded in its own transaction,
+database is asked for more. A channel with one sender (mail: one SMTP
+connection) sends on the run's own thread instead: passing each message
+between threads cost more than the work itself. Each attempt is recorded in its own transaction,
 fenced by the claim, so one bad answer never costs the other results and a
 run that lost its claim overwrites nothing.
 """
@@ -99,9 +101,31 @@ def run(core: Core, channel: Channel, *, rng: random.Random | None = None) -> Ru
         dispatch.records,
         heartbeats.beating(core, owner, dispatch.records.write),
         channel.wire() as wire,
-        ThreadPoolExecutor(channel.concurrency) as pool,
     ):
-        return _drive(dispatch, channel, wire, pool)
+        if channel.concurrency == 1:
+            return _drive_here(dispatch, channel, wire)
+        with ThreadPoolExecutor(channel.concurrency) as pool:
+            return _drive(dispatch, channel, wire, pool)
+
+
+def _drive_here(dispatch: _Dispatch, channel: Channel, wire: Any) -> RunReport:
+    """One sender: everything on this thread, with no hand-off between threads.
+
+    Each message's `sending` mark is committed in one transaction with the
+    record of the message before it: one commit per message, and none goes
+    before the one before it is recorded. The last record of a window is
+    committed before the next claim.
+    """
+    while not dispatch.stopped:
+        dispatch.ready.extend(dispatch.claim(channel.window))
+        if not dispatch.ready:
+            break
+        unrecorded: list[records.Write] = []
+        while dispatch.ready and not dispatch.stopped:
+            unrecorded = [dispatch.attempt_here(wire, dispatch.ready.popleft(), unrecorded)]
+        dispatch.records.run_here(*unrecorded)
+    dispatch.collect()  # after a failed wire: puts back what was not tried
+    return dispatch.report()
 
 
 def _drive(dispatch: _Dispatch, channel: Channel, wire: Any, pool: ThreadPoolExecutor) -> RunReport:
@@ -179,9 +203,17 @@ class _Dispatch:
         """Work done while the senders are busy: the channel's (composing), and the
         `sending` mark, committed by the writer on its own time."""
         self.channel.prepare(job)
+        mark = self.mark(job)
+        return None if mark is None else self.records.enqueue(mark)
+
+    def mark(self, job: Any) -> records.Write | None:
+        """The `sending` mark of a message, not yet committed (None: its channel marks none).
+
+        Its result: False when the message must not go (no longer ours, or its
+        target no longer wants it)."""
         if not self.channel.marks_sending:
             return None
-        return self.records.submit(
+        return records.Write(
             lambda session, _items: [
                 queue.start(
                     session.connection(), job.claimed.id, self.owner, self.channel.wanted(job)
@@ -206,14 +238,29 @@ class _Dispatch:
             for write in (started, previous):
                 if write is not None:
                     write.done.wait()
-            if not started.result:  # skipped, if still ours: its target no longer wants it
-                self.thread.record = self.record(job, Outcome(self.core.now(), 0, skipped=True))
-                return
+        self.thread.record = self.record(job, self.send(wire, job, started))
+
+    def attempt_here(self, wire: Any, job: Any, unrecorded: list[records.Write]) -> records.Write:
+        """Prepare, mark and send one message on this thread; its record, not yet committed.
+
+        `unrecorded` (the record of the message before) is committed with this
+        message's `sending` mark, in one transaction, before it goes.
+        """
+        self.channel.prepare(job)
+        mark = self.mark(job)
+        self.records.run_here(*unrecorded, *([mark] if mark is not None else []))
+        return self.recording(job, self.send(wire, job, mark))
+
+    def send(self, wire: Any, job: Any, mark: records.Write | None) -> Outcome:
+        """One attempt, unless its committed mark says it must not go; a failed wire
+        stops the run."""
+        if mark is not None and not mark.result:  # skipped, if still ours
+            return Outcome(self.core.now(), 0, skipped=True)
         outcome = self.channel.send(wire, job)
-        self.thread.record = self.record(job, outcome)
         if outcome.stop_run:
             self.reason = outcome.error or "the connection failed"
             self.stopped = True
+        return outcome
 
     def collect(self) -> None:
         """Forget finished attempts; once the wire failed, put back what has not started."""
@@ -252,6 +299,15 @@ class _Dispatch:
 
     def record(self, job: Any, outcome: Outcome) -> records.Write:
         """Store the attempt and its consequences, on their own (`records`); not waited for."""
+        write = self.recording(job, outcome)
+        if self.channel.marks_sending:  # its next message waits for this record anyway
+            self.records.run_here(write)
+            return write
+        return self.records.enqueue(write)
+
+    def recording(self, job: Any, outcome: Outcome) -> records.Write:
+        """The record of an attempt, not yet committed: the message's new state, the
+        attempt row, what it means for the target, and a log line once committed."""
         outcome = _safe(outcome)
         claimed = job.claimed
         decision = decide(outcome, claimed.attempts_before + 1, self.channel.schedule, self.rng)
@@ -271,10 +327,7 @@ class _Dispatch:
             if kept:
                 self.count(decision.verdict)
 
-        pending = _Pending(job, record, outcome, decision)
-        if self.channel.marks_sending:  # its next message waits for this record anyway
-            return self.records.run_here(self._store, pending, finish)
-        return self.records.submit(self._store, pending, finish)
+        return records.Write(self._store, _Pending(job, record, outcome, decision), finish)
 
     def _store(self, session: Session, batch: Sequence[_Pending]) -> list[bool]:
         """Record a batch; what each outcome means for its target, for those still ours."""

@@ -71,20 +71,29 @@ class Lease:
 def add(session: Session, channel: Channel, rows: list[dict[str, Any]], now: datetime) -> None:
     """Queue messages due now (each row: its target, message_key, and what else it has)."""
     if rows:
-        session.execute(insert(Delivery), _filled(channel, rows, now))
+        # Core, not the ORM bulk path: thousands of rows per digest batch.
+        session.connection().execute(insert(Delivery), _filled(channel, rows, now))
 
 
 def add_with_ids(
     session: Session, channel: Channel, rows: list[dict[str, Any]], now: datetime
 ) -> list[int]:
-    """`add`, returning the new messages' ids in the order of `rows`."""
+    """`add`, returning the new messages' ids in the order of `rows`.
+
+    Read back by their unique message_key: an INSERT ... RETURNING in the rows'
+    order makes SQLAlchemy insert one row per statement on SQLite.
+    """
     if not rows:
         return []
-    inserted = session.execute(
-        insert(Delivery).returning(Delivery.id, sort_by_parameter_order=True),
-        _filled(channel, rows, now),
-    )
-    return list(inserted.scalars())
+    add(session, channel, rows, now)
+    keys = [row["message_key"] for row in rows]
+    ids = {key: id_ for key, id_ in session.execute(_IDS_OF_KEYS, {"keys": keys})}
+    return [ids[key] for key in keys]
+
+
+_IDS_OF_KEYS = select(Delivery.message_key, Delivery.id).where(
+    Delivery.message_key.in_(bindparam("keys", expanding=True))
+)
 
 
 def _filled(channel: Channel, rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
@@ -168,7 +177,7 @@ def claim(
         query = query.where(target.in_(targets))
     if ids is not None:
         query = query.where(Delivery.id.in_(list(ids)))
-    if not db.is_sqlite(session.get_bind()):  # type: ignore[arg-type]
+    if not db.is_sqlite(session.get_bind()):
         query = query.with_for_update(skip_locked=True, of=Delivery)
     # One query per status (in doubt first), each an ordered walk of the (channel,
     # status, due) index that stops at the limit; `status IN (...)` would sort every
@@ -233,7 +242,7 @@ def start(connection: Connection, delivery_id: int, owner: str, wanted: Wanted) 
     changed = connection.execute(
         _start_where(condition), {"s_id": delivery_id, "s_owner": owner, **params}
     )
-    return changed.rowcount == 1  # type: ignore[attr-defined]
+    return changed.rowcount == 1
 
 
 @functools.cache
@@ -293,14 +302,17 @@ _DONE = (
 )
 
 
-# Which of `r_ids` `r_owner` still holds; built once, as these run for every attempt.
-_HELD = select(Delivery.id).where(
-    Delivery.id.in_(bindparam("r_ids", expanding=True)),
+# `r_owner` still holds the message; built once, as these run for every attempt.
+_STILL_HELD = (
     Delivery.lease_owner == bindparam("r_owner"),
     Delivery.lease_until.is_not(None),
     or_(Delivery.status == DeliveryStatus.PENDING, Delivery.status == DeliveryStatus.SENDING),
 )
+_HELD = select(Delivery.id).where(Delivery.id.in_(bindparam("r_ids", expanding=True)), *_STILL_HELD)
 _HELD_LOCKED = _HELD.with_for_update()
+# One message: the fence in the UPDATE itself, which locks the row it changes.
+_AGAIN_IF_HELD = _AGAIN.where(*_STILL_HELD)
+_DONE_IF_HELD = _DONE.where(*_STILL_HELD)
 _ATTEMPT = insert(DeliveryAttempt)
 
 
@@ -311,6 +323,8 @@ def record(connection: Connection, owner: str, records: Sequence[Record]) -> set
     checked and the rows written under one lock: SQLite's write lock, or the
     rows' FOR UPDATE lock on PostgreSQL.
     """
+    if len(records) == 1:  # a lone sender's record: one statement fewer
+        return _record_one(connection, owner, records[0])
     held = _HELD if connection.dialect.name == "sqlite" else _HELD_LOCKED
     ids = [record.delivery_id for record in records]
     kept = set(connection.scalars(held, {"r_ids": ids, "r_owner": owner}))
@@ -322,6 +336,18 @@ def record(connection: Connection, owner: str, records: Sequence[Record]) -> set
         if rows:
             connection.execute(statement, rows)
     return kept
+
+
+def _record_one(connection: Connection, owner: str, record: Record) -> set[int]:
+    again = record.result.status == DeliveryStatus.PENDING
+    changed = connection.execute(
+        _AGAIN_IF_HELD if again else _DONE_IF_HELD, {**_params(record), "r_owner": owner}
+    )
+    if changed.rowcount != 1:
+        return set()
+    if record.attempt:
+        connection.execute(_ATTEMPT, {"delivery_id": record.delivery_id, **record.attempt})
+    return {record.delivery_id}
 
 
 def _params(record: Record) -> dict[str, Any]:

@@ -56,7 +56,10 @@ class GroupCommit:
         then: Callable[[Any, BaseException | None], None] | None = None,
     ) -> Write:
         """Run `item` through `step` in the next group; `then(result, error)` once committed."""
-        entry = Write(step, item, then)
+        return self.enqueue(Write(step, item, then))
+
+    def enqueue(self, entry: Write) -> Write:
+        """Commit `entry` in the next group, on the writer's thread."""
         with self.arrived:
             self.waiting.append(entry)
             self.arrived.notify()
@@ -82,18 +85,12 @@ class GroupCommit:
             with self.using:
                 self._flush(group)
 
-    def run_here(
-        self,
-        step: Step,
-        item: Any,
-        then: Callable[[Any, BaseException | None], None] | None = None,
-    ) -> Write:
-        """Run `item` through `step` now, on the caller's thread: no hand-off to the
-        writer, for a caller that would only wait for it. Still one writer at a time."""
-        entry = Write(step, item, then)
-        with self.using:
-            self._flush([entry])
-        return entry
+    def run_here(self, *entries: Write) -> None:
+        """Commit `entries` as one group now, on the caller's thread: no hand-off to
+        the writer, for a caller that would only wait for it. Still one writer at a time."""
+        if entries:
+            with self.using:
+                self._flush(list(entries))
 
     def _flush(self, group: list[Write]) -> None:
         try:

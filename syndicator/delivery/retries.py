@@ -92,7 +92,7 @@ class Doubling:
     cap: float
 
     def delay(self, attempts_made: int, rng: random.Random) -> float | None:
-        return min(self.cap, self.base * 2 ** max(0, attempts_made - 1))
+        return min(self.cap, self.base * 2.0 ** max(0, attempts_made - 1))
 
     @property
     def longest(self) -> float:

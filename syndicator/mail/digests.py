@@ -142,7 +142,11 @@ def _due(
         query = query.where(Subscriber.feed_slug == feed)
     if not db.is_sqlite(session.get_bind()):
         query = query.with_for_update(skip_locked=True)
-    return [Due(*row) for row in session.execute(query)]
+    return [
+        Due(id_, feed_slug, confirmed_at, last_slot_at)
+        for id_, feed_slug, confirmed_at, last_slot_at in session.execute(query)
+        if confirmed_at is not None  # always: the query compares it with the slot
+    ]
 
 
 def _since(subscriber: Due) -> datetime:
@@ -202,7 +206,7 @@ def _record(
         for subscriber, _posts in digests
     ]
     delivery_ids = queue.add_with_ids(session, Channel.MAIL, rows, now)
-    session.execute(
+    session.connection().execute(  # Core, not the ORM bulk path: five rows per digest
         insert(DigestPost),
         [
             {"delivery_id": delivery_id, "post_id": post.id, "subscriber_id": subscriber.id}

@@ -2,7 +2,8 @@
 
 Claiming, leases, retries and the attempt log are the delivery engine's. A
 message is marked `sending` just before it goes to the transport and
-recorded as soon as the server accepts it, each step committed: a worker
+recorded as soon as the server accepts it, before the next goes (one commit
+holds a mail's record and the next one's mark; see `engine._drive_here`): a worker
 killed half way leaves its unsent rows to the next run (at once, when its
 heartbeat stops), with their same Message-ID; only the message on the wire at
 the kill can go out twice. Temporary refusals (4xx) wait a doubling delay; a
@@ -18,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy import bindparam, exists, select, update
@@ -35,12 +36,36 @@ from syndicator.posts import visibility
 log = logging.getLogger(__name__)
 
 
+class Reader(NamedTuple):
+    """What sending takes of a subscriber: plain rows, thousands per run, no ORM objects."""
+
+    id: int
+    feed_slug: str
+    email: str
+    frequency: str
+    unsubscribe_token: str
+    bounce_count: int
+
+
+_READERS = select(
+    Subscriber.id,
+    Subscriber.feed_slug,
+    Subscriber.email,
+    Subscriber.frequency,
+    Subscriber.unsubscribe_token,
+    Subscriber.bounce_count,
+).where(Subscriber.id.in_(bindparam("ids", expanding=True)))
+_HELD_POSTS = select(DigestPost.delivery_id, DigestPost.post_id).where(
+    DigestPost.delivery_id.in_(bindparam("ids", expanding=True))
+)
+
+
 @dataclass
 class Job:
     """A claimed message with what it takes to compose it."""
 
     claimed: queue.Claimed
-    subscriber: Subscriber
+    subscriber: Reader
     post_ids: list[int] = field(default_factory=list)
     data: bytes | None = None  # composed ahead of the send; None: nothing left to send
 
@@ -98,19 +123,10 @@ class MailChannel:
             transport.close()
 
     def load(self, session: Session, claimed: list[queue.Claimed]) -> Sequence[Job]:
-        ids = [message.id for message in claimed]
-        subscribers = {
-            subscriber.id: subscriber
-            for subscriber in session.scalars(
-                select(Subscriber).where(Subscriber.id.in_({m.target_id for m in claimed}))
-            )
-        }
-        jobs = {message.id: Job(message, subscribers[message.target_id]) for message in claimed}
-        held = session.execute(
-            select(DigestPost.delivery_id, DigestPost.post_id).where(
-                DigestPost.delivery_id.in_(ids)
-            )
-        )
+        targets = list({message.target_id for message in claimed})
+        readers = {row[0]: Reader(*row) for row in session.execute(_READERS, {"ids": targets})}
+        jobs = {message.id: Job(message, readers[message.target_id]) for message in claimed}
+        held = session.execute(_HELD_POSTS, {"ids": list(jobs)})
         for delivery_id, post_id in held:
             jobs[delivery_id].post_ids.append(post_id)
         self._cache_posts(session, {p for job in jobs.values() for p in job.post_ids})
@@ -130,8 +146,10 @@ class MailChannel:
         now = self.core.now()
         for post_id in missing:
             post = found.get(post_id)
-            still_visible = post is not None and visibility.is_visible(post, now)
-            self.items[post_id] = compose.item(post, self.letterhead) if still_visible else None
+            if post is None or not visibility.is_visible(post, now):
+                self.items[post_id] = None
+            else:
+                self.items[post_id] = compose.item(post, self.letterhead)
 
     def wanted(self, job: Job) -> queue.Wanted:
         """Its subscriber still has the status it had: an unsubscribe a moment ago counts."""
