@@ -162,6 +162,30 @@ def test_post_moved_back_to_the_future_is_dropped_from_a_pending_digest(
     assert keep and [titles(m) for m in recorder.to("ann@example.org")] == [["Post kept"]]
 
 
+def test_a_run_sends_what_was_due_when_it_began_while_new_mail_keeps_arriving(
+    mail_core: Any, sink: Any, clock: FakeClock
+) -> None:
+    """Readers who subscribe during a run wait for the next one: a tick always ends."""
+    recorder, _port = sink
+    for name in ("ann", "bob", "cy"):
+        add_subscriber(mail_core, f"{name}@example.org", confirmed=False)
+    arrivals = iter(range(30))
+
+    def someone_subscribes(_recipient: str) -> None:
+        if (number := next(arrivals, None)) is not None:
+            clock.advance(seconds=1)
+            add_subscriber(mail_core, f"new{number}@example.org", confirmed=False)
+
+    recorder.data_rule = someone_subscribes
+    first = sender.send_pending(mail_core)
+    recorder.data_rule = None
+    second = sender.send_pending(mail_core)
+
+    assert first.sent == 3  # the three confirmations due when the run began
+    assert len(recorder.received) == 3 + second.sent
+    assert second.sent >= 1  # the newcomers' mail went out with the next run
+
+
 def test_unsubscribing_stops_a_digest_already_queued(
     mail_core: Any, sink: Any, clock: FakeClock
 ) -> None:
