@@ -36,12 +36,11 @@ def test_six_writers_that_read_first_all_commit(core: Any, make_feed: Any) -> No
         assert session.scalar(select(func.count()).select_from(Post)) == 240
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # PostgreSQL: row locks
 def test_a_writer_gets_its_turn_while_others_write_back_to_back(core: Any, make_feed: Any) -> None:
     """Writers that commit and write again at once must not keep another waiting:
     SQLite alone lets a waiting writer poll with growing sleeps, and it lost to
     them for dozens of turns."""
-    if core.engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL writers queue on row locks, not on SQLite's busy polling")
     make_feed()
     order: list[str] = []
     asked_at: list[int] = []
