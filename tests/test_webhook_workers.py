@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from factories import FakeClock, add_feed, build_core
 from factories import add_post as publish
@@ -65,19 +66,26 @@ def by_path(receiver: Receiver) -> dict[str, set[str]]:
     return ids
 
 
+def kill_mid_fan_out(
+    core: Any, receiver: Receiver, start: Callable[[], subprocess.Popen[bytes]]
+) -> None:
+    """One post for 200 endpoints; the process `start` runs is killed -9 after 40 got it."""
+    add_feed(core)
+    register(core, receiver, 200)
+    publish(core, "Fan out")
+    doomed = start()
+    wait_for(lambda: len(receiver.received) >= 40, seconds=30)
+    os.kill(doomed.pid, signal.SIGKILL)
+    doomed.wait()
+
+
 def test_a_killed_worker_loses_nothing(make_config, tmp_path, database_url) -> None:
     clock = FakeClock(real_now())
     core = build_core(make_config(webhooks=WORKER_SETTINGS), clock)
     config = write_config(tmp_path, database_url)
     with Receiver(lambda _r: Reply(delay=0.05)) as receiver:
         try:
-            add_feed(core)
-            register(core, receiver, 200)
-            publish(core, "Fan out")
-            doomed = start_tick(config)
-            wait_for(lambda: len(receiver.received) >= 40, seconds=30)
-            os.kill(doomed.pid, signal.SIGKILL)
-            doomed.wait()
+            kill_mid_fan_out(core, receiver, lambda: start_tick(config))
             sent_before_kill = len(receiver.received)
             assert sent_before_kill < 200  # killed in the middle of the fan-out
             successor = start_tick(config)
@@ -154,13 +162,7 @@ def test_a_killed_worker_is_taken_over_within_seconds(make_config, tmp_path, dat
     config.write_text(config.read_text() + "[scheduler]\npoll_seconds = 1\n", encoding="utf-8")
     with Receiver(lambda _r: Reply(delay=0.05)) as receiver:
         try:
-            add_feed(core)
-            register(core, receiver, 200)
-            publish(core, "Fan out")
-            doomed = start_worker(config)
-            wait_for(lambda: len(receiver.received) >= 40, seconds=30)
-            os.kill(doomed.pid, signal.SIGKILL)
-            doomed.wait()
+            kill_mid_fan_out(core, receiver, lambda: start_worker(config))
             assert len(by_path(receiver)) < 200  # killed in the middle of the fan-out
             killed_at = time.monotonic()
             successor = start_worker(config)
