@@ -422,10 +422,6 @@ def page(
     return NEWEST_FIRST.page(session, query, window)
 
 
-def of_event(session: Session, event_id: int) -> list[int]:
-    return list(session.scalars(select(Delivery.id).where(Delivery.event_id == event_id)))
-
-
 def attempts_of(session: Session, ids: Sequence[int]) -> dict[int, list[DeliveryAttempt]]:
     """Each message's attempts, newest first."""
     found: dict[int, list[DeliveryAttempt]] = {delivery_id: [] for delivery_id in ids}
