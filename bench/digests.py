@@ -121,7 +121,7 @@ def _prebuilt(core: core_module.Core) -> list[tuple[str, bytes]]:
     domain = transports.hostname_of(core.config.email.sender)
     with core.reading() as session:
         feed = session.get_one(Feed, "news")
-        items = [compose.item(p, letterhead) for p in session.scalars(select(Post))]
+        items = [compose.item(p, feed, letterhead) for p in session.scalars(select(Post))]
         rows = session.scalars(select(Subscriber).order_by(Subscriber.id)).all()
         return [
             (

@@ -31,6 +31,24 @@ def entries(client, feed: str = "news", tag: str | None = None) -> list:
     return parsed[0]
 
 
+def test_a_post_sent_without_an_author_is_signed_by_the_feeds_author_everywhere(api, blog, sync):
+    """feed.toml names the blog's author: feeds, teasers and the post page show them."""
+    blog.feed("news", author={"name": "Ann Editor", "email": "ann@example.org"})
+    sync()
+    api.create(title="Unsigned", content="Body.", summary="Short.", published="2026-01-02T00:00:00Z")
+    api.create(title="Signed", content="Body.", author="Bob", published="2026-01-01T00:00:00Z")
+    client = api.client
+    atom = feedcheck.read_back(client.get("/news/atom.xml").data).entries
+    rss = feedcheck.read_back(client.get("/news/rss.xml").data).entries
+    items = client.get("/news/feed.json").get_json()["items"]
+    assert [entry.author_detail.name for entry in atom] == ["Ann Editor", "Bob"]
+    assert [entry.author for entry in rss] == ["ann@example.org (Ann Editor)", "Bob"]
+    assert [item["authors"] for item in items] == [[{"name": "Ann Editor"}], [{"name": "Bob"}]]
+    teasers = client.get("/news/").get_data(as_text=True)
+    assert "· Ann Editor" in teasers and "· Bob" in teasers
+    assert "· Ann Editor" in client.get("/news/unsigned/").get_data(as_text=True)
+
+
 def test_created_post_is_in_every_feed_format_with_its_guid_and_permalink(api):
     post = api.create(title="Hello, World", content="Some *Markdown*.", tags=["Sea", "Boats"])
     assert post["status"] == "published"

@@ -152,12 +152,14 @@ def test_paging_links_lead_through_every_post_exactly_once(blog, sync, make_core
 def test_json_feed_next_url_pages_to_the_end(blog, make_core):
     write_posts(blog, 7)
     client = client_for(make_core(feeds={"items": 3}), blog)
-    url, ids = "/news/feed.json", []
+    url, ids, feed_urls = "/news/feed.json", [], set()
     while url:
         body = json.loads(client.get(url).data)
         ids += [item["id"] for item in body["items"]]
+        feed_urls.add(body["feed_url"])
         url = body.get("next_url", "").replace("http://127.0.0.1:8000", "")
     assert len(ids) == len(set(ids)) == 7
+    assert feed_urls == {"http://127.0.0.1:8000/news/feed.json"}  # the feed's own, on every page
 
 
 def test_page_one_redirects_to_the_bare_url_and_past_the_end_is_404(blog, sync, client):

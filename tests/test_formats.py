@@ -271,12 +271,21 @@ def test_rss_round_trip() -> None:
             want.title,
         )
         assert as_utc(got.published_parsed) == want.published_at
-        assert got.summary == want.content_html
+        # The summary in <description>, the whole post in content:encoded: both reach a reader.
+        assert html.unescape(got.summary) == want.summary
+        assert got.content[0].value == want.content_html
         assert [t.term for t in got.tags] == [t.name for t in want.tags]
         assert got.author == "ann@example.com (Ann Author)"
     raw = xml(formats.rss(doc))
     assert raw.xpath("//guid/@isPermaLink") == ["false"] * 3
     assert raw.find("channel/item/dc:creator", NS) is None
+
+
+def test_rss_puts_the_content_in_the_description_when_there_is_no_summary() -> None:
+    doc = make_doc(entries=(make_entry(1, summary=None),))
+    (got,) = read_back(formats.rss(doc)).entries
+    assert got.summary == doc.entries[0].content_html
+    assert b"content:encoded" not in formats.rss(doc)
 
 
 def test_rss_uses_the_summary_when_there_is_no_content() -> None:
@@ -292,7 +301,7 @@ def test_json_round_trip() -> None:
         "version": "https://jsonfeed.org/version/1.1",
         "title": doc.title,
         "home_page_url": doc.html_url,
-        "feed_url": doc.self_url,
+        "feed_url": page_url(1),  # the feed itself, though this is page 2 (a reader subscribes)
         "description": doc.subtitle,
         "icon": doc.icon,
         "language": "en-US",
@@ -512,6 +521,6 @@ def test_no_paging_means_no_paging_links() -> None:
 
 
 def test_json_next_url_is_never_the_feed_url() -> None:
-    doc = make_doc(paging=Paging(first=page_url(1), last=page_url(2), next=page_url(2)))
-    doc = dataclasses.replace(doc, self_url=page_url(2))
+    doc = make_doc(paging=Paging(first=page_url(1), last=page_url(2), next=page_url(1)))
     assert "next_url" not in json.loads(formats.json_feed(doc))
+

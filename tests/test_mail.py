@@ -162,7 +162,7 @@ def _letterhead(**overrides: Any) -> compose.Letterhead:
 
 
 def _digest(letterhead: compose.Letterhead, count: int, body_html: str) -> bytes:
-    items = [compose.item(_post(n, body_html), letterhead) for n in range(count)]
+    items = [compose.item(_post(n, body_html), _feed(), letterhead) for n in range(count)]
     return compose.digest(
         letterhead,
         _feed(),
@@ -286,7 +286,7 @@ def test_a_digest_is_byte_for_byte_the_templates_rendered_whole(
     date = datetime(2026, 11, 26, 7, tzinfo=UTC)
     long_lines = "<p>" + "Ünïcödé = wörds, trailing space \n" * 30 + "long " * 400 + "</p>"
     for count in (1, 3):
-        items = [compose.item(_post(n, long_lines), letterhead) for n in range(count)]
+        items = [compose.item(_post(n, long_lines), feed, letterhead) for n in range(count)]
         for message_id in ("<first@example.org>", "<second@example.org>"):
             sent = compose.digest(
                 letterhead, feed, items, recipient, message_id=message_id, date=date
@@ -297,7 +297,7 @@ def test_a_digest_is_byte_for_byte_the_templates_rendered_whole(
 
 def test_two_readers_of_the_same_posts_differ_only_in_their_own_address_and_links() -> None:
     letterhead = _letterhead(unsubscribe_mailto="leave@example.org")
-    items = [compose.item(_post(n, "<p>Hello</p>"), letterhead) for n in range(3)]
+    items = [compose.item(_post(n, "<p>Hello</p>"), _feed(), letterhead) for n in range(3)]
     date = datetime(2026, 11, 26, 7, tzinfo=UTC)
     ann, bob = (
         compose.Recipient("ann@example.org", "daily", "tokenOfAnn"),
@@ -331,7 +331,7 @@ def test_the_digest_around_a_post_set_is_rendered_once_for_all_its_readers(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     letterhead = _letterhead()
-    items = [compose.item(_post(n, "<p>Hello</p>"), letterhead) for n in range(3)]
+    items = [compose.item(_post(n, "<p>Hello</p>"), _feed(), letterhead) for n in range(3)]
     rendered: list[str] = []
     render = jinja2.Template.render
 

@@ -47,7 +47,7 @@ def feed_document(
     listing: Listing, fmt: str, urls: Urls, *, full_content: bool
 ) -> formats.FeedDocument:
     feed, tag, page = listing.feed, listing.tag, listing.page
-    entries = tuple(entry(post, urls, full_content=full_content) for post in page.posts)
+    entries = tuple(entry(post, feed, urls, full_content=full_content) for post in page.posts)
     newest = max((item.updated_at for item in entries), default=feed.changed_at)
     return formats.FeedDocument(
         id=urls.listing(feed.slug, tag),
@@ -82,9 +82,23 @@ def _paging(listing: Listing, fmt: str, urls: Urls) -> formats.Paging | None:
     )
 
 
-def entry(post: Post, urls: Urls, *, full_content: bool) -> formats.Entry:
+def byline(post: Post, feed: Feed) -> formats.Person | None:
+    """Who wrote the post: its own author, else the feed's (feed.toml `[author]`).
+
+    Posts sent through the API often name nobody; every format, page and mail
+    then shows the blog's author rather than no one.
+    """
+    if post.author:
+        return formats.Person(post.author)
+    if feed.author_name:
+        return formats.Person(feed.author_name, feed.author_email, feed.author_uri)
+    return None
+
+
+def entry(post: Post, feed: Feed, urls: Urls, *, full_content: bool) -> formats.Entry:
     """A post as a feed entry, its links made absolute against its permalink."""
     url = urls.post(post.feed_slug, post.slug)
+    author = byline(post, feed)
     return formats.Entry(
         guid=post.guid,
         url=url,
@@ -93,7 +107,7 @@ def entry(post: Post, urls: Urls, *, full_content: bool) -> formats.Entry:
         summary=post.summary or (None if full_content else markup.excerpt(post.content_html)),
         published_at=post.published_at,
         updated_at=post.updated_at,
-        authors=(formats.Person(post.author),) if post.author else (),
+        authors=(author,) if author else (),
         tags=tuple(
             formats.Tag(tag.name, urls.listing(post.feed_slug, tag.tag_slug)) for tag in post.tags
         ),

@@ -222,7 +222,11 @@ class _RssPagingExtension(BaseExtension):
 
 
 def _rss_item(fg: FeedGenerator, entry: Entry) -> None:
-    """One item; a single emailed author becomes <author>, names go to dc:creator."""
+    """One item; a single emailed author becomes <author>, names go to dc:creator.
+
+    With both a summary and the full post, <description> holds the summary and
+    content:encoded the post, as most readers expect; with one, <description> holds it.
+    """
     fe = fg.add_entry(order="append")  # feedgen prepends by default
     fe.guid(clean(entry.guid), permalink=False)
     fe.title(_title(entry.title, entry.url))
@@ -230,9 +234,12 @@ def _rss_item(fg: FeedGenerator, entry: Entry) -> None:
     fe.pubDate(_utc(entry.published_at))
     for name in _tag_names(entry.tags):
         fe.category(term=name)
-    description = _text(entry.content_html) or _as_html(_text(entry.summary))
-    if description:
-        fe.description(description)
+    content, summary = _text(entry.content_html), _as_html(_text(entry.summary))
+    if content and summary:
+        fe.description(summary)  # the summary, with the whole post in content:encoded
+        fe.content(content)
+    elif content or summary:
+        fe.description(content or summary)
     people = _people(entry.authors)
     if len(people) == 1 and people[0].email and _COMMENT_SAFE.fullmatch(people[0].name):
         fe.author(name=people[0].name, email=people[0].email)  # "email (Name)"
@@ -300,9 +307,14 @@ def _present(fields: dict[str, object | None]) -> dict[str, object]:
     return {key: value for key, value in fields.items() if value is not None}
 
 
+def _feed_url(doc: FeedDocument) -> str:
+    """The feed's own URL on every page (what a reader subscribes to), not this page's."""
+    return clean(doc.paging.first if doc.paging else doc.self_url)
+
+
 def _next_url(doc: FeedDocument) -> str | None:
     """RFC 5005 rel=next; the spec forbids a next_url equal to feed_url."""
-    if doc.paging is None or not doc.paging.next or doc.paging.next == doc.self_url:
+    if doc.paging is None or not doc.paging.next or clean(doc.paging.next) == _feed_url(doc):
         return None
     return clean(doc.paging.next)
 
@@ -313,7 +325,7 @@ def json_feed(doc: FeedDocument) -> bytes:
         "version": JSON_FEED_VERSION,
         "title": _title(doc.title, doc.html_url),
         "home_page_url": clean(doc.html_url),
-        "feed_url": clean(doc.self_url),
+        "feed_url": _feed_url(doc),
         "description": _text(doc.subtitle),
         "icon": _text(doc.icon),
         "language": _text(doc.language),

@@ -83,10 +83,10 @@ class Letterhead:
         return f"{local:%A, %B} {local.day}, {local.year}"
 
 
-def item(post: Post, letterhead: Letterhead) -> Item:
+def item(post: Post, feed: Feed, letterhead: Letterhead) -> Item:
     """A post's block in both parts: title linked, date, summary or full content."""
     full = letterhead.full_content and len(post.content_html) <= FULL_CONTENT_LIMIT
-    entry = documents.entry(post, letterhead.urls, full_content=full)
+    entry = documents.entry(post, feed, letterhead.urls, full_content=full)
     body_html = _IMG.sub('<img style="max-width:100%;height:auto;"', entry.content_html or "")
     summary = entry.summary or ""
     values = {

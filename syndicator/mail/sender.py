@@ -129,11 +129,11 @@ class MailChannel:
         held = session.execute(_HELD_POSTS, {"ids": list(jobs)})
         for delivery_id, post_id in held:
             jobs[delivery_id].post_ids.append(post_id)
-        self._cache_posts(session, {p for job in jobs.values() for p in job.post_ids})
         for job in jobs.values():
             slug = job.subscriber.feed_slug
             if slug not in self.feeds:
                 self.feeds[slug] = session.get_one(Feed, slug)
+        self._cache_posts(session, {p for job in jobs.values() for p in job.post_ids})
         return list(jobs.values())
 
     def _cache_posts(self, session: Session, post_ids: set[int]) -> None:
@@ -149,7 +149,7 @@ class MailChannel:
             if post is None or not visibility.is_visible(post, now):
                 self.items[post_id] = None
             else:
-                self.items[post_id] = compose.item(post, self.letterhead)
+                self.items[post_id] = compose.item(post, self.feeds[post.feed_slug], self.letterhead)
 
     def wanted(self, job: Job) -> queue.Wanted:
         """Its subscriber still has the status it had: an unsubscribe a moment ago counts."""

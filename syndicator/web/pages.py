@@ -19,7 +19,12 @@ blueprint = Blueprint("pages", __name__)
 @blueprint.app_context_processor
 def _site() -> dict[str, object]:
     core = core_of_app()
-    return {"site": core.config.site, "urls": core.urls, "FILENAMES": formats.FILENAMES}
+    return {
+        "site": core.config.site,
+        "urls": core.urls,
+        "FILENAMES": formats.FILENAMES,
+        "byline": documents.byline,
+    }
 
 
 @blueprint.app_template_filter("excerpt")
@@ -70,5 +75,5 @@ def post(feed: str, slug: str) -> str:
     with core.reading() as session:
         channel = catalog.get(session, feed)
         found = store.find_visible(session, feed, slug, core.now())
-        html = documents.entry(found, core.urls, full_content=True).content_html
+        html = documents.entry(found, channel, core.urls, full_content=True).content_html
         return render_template("post.html", feed=channel, post=found, content_html=html, tag=None)
