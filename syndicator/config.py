@@ -7,6 +7,7 @@ typo the operator wants to hear about at start, not a default silently used.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import tomllib
@@ -15,15 +16,19 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from syndicator import headertext
 from syndicator.errors import ConfigError
 
+# Where links point when `[site] base_url` is not set and no server says where it listens.
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+
 
 @dataclass(frozen=True)
 class Site:
-    base_url: str = "http://127.0.0.1:8000"
+    base_url: str = ""  # empty: the address `serve` / `web` listen on (see Config.served_at)
     title: str = "syndicator"
     timezone: str = "UTC"
     default_feed: str = "from-the-waters"
@@ -57,7 +62,7 @@ class Smtp:
 @dataclass(frozen=True)
 class Email:
     backend: str = "maildir"
-    sender: str = "syndicator <syndicator@localhost>"
+    sender: str = ""  # empty: "<site title> <noreply@<the base URL's host>>"
     maildir: str = "instance/mail"
     bounce_limit: int = 3
     list_unsubscribe_mailto: str = ""
@@ -131,11 +136,22 @@ class Config:
     server: Server = field(default_factory=Server)
     source: str = "built-in defaults"
     base_dir: Path = field(default_factory=Path.cwd)
+    # Keys the configuration left empty, whose values were derived: "site.base_url", "email.from".
+    derived: frozenset[str] = frozenset()
 
     def path(self, value: str) -> Path:
         """Resolve a configured path against the config file's folder."""
         candidate = Path(value).expanduser()
         return candidate if candidate.is_absolute() else self.base_dir / candidate
+
+    def served_at(self, base_url: str) -> Config:
+        """This config with `base_url` (where a server listens) when none was configured;
+        the default sender follows the new host."""
+        if "site.base_url" not in self.derived:
+            return self
+        return _derive(
+            dataclasses.replace(self, site=dataclasses.replace(self.site, base_url=base_url))
+        )
 
     @property
     def database_url(self) -> str:
@@ -217,7 +233,31 @@ def from_mapping(
         for name in _TOP_LEVEL
     }
     config = Config(**sections, source=source, base_dir=base_dir or Path.cwd())
-    return validate(config)
+    left_empty = (("site.base_url", config.site.base_url), ("email.from", config.email.sender))
+    derived = frozenset(key for key, value in left_empty if not value)
+    return validate(_derive(dataclasses.replace(config, derived=derived)))
+
+
+def _derive(config: Config) -> Config:
+    """Fill the keys left empty: the base URL with the default, the sender from the site."""
+    site, email = config.site, config.email
+    if "site.base_url" in config.derived and not site.base_url:
+        site = dataclasses.replace(site, base_url=DEFAULT_BASE_URL)
+    if "email.from" in config.derived:
+        email = dataclasses.replace(email, sender=default_sender(site))
+    return dataclasses.replace(config, site=site, email=email)
+
+
+def default_sender(site: Site) -> str:
+    """`<site title> <noreply@host>` at the base URL's host; `localhost` when that is an
+    IP address, which cannot follow an @ (a warning at start says so)."""
+    host = urlsplit(site.base_url).hostname or "localhost"
+    try:
+        ipaddress.ip_address(host)
+        host = "localhost"
+    except ValueError:
+        pass
+    return f"{site.title} <noreply@{host}>"
 
 
 def _build(cls: type, raw: Any, section: str, source: str, env: typing.Mapping[str, str]) -> Any:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -76,13 +78,23 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-def upgrade(engine: Engine) -> None:
+@dataclass(frozen=True)
+class Upgrade:
+    """The schema revision before and after an upgrade (before None: a new database)."""
+
+    before: str | None
+    after: str | None
+
+
+def upgrade(engine: Engine) -> Upgrade:
     """Create or migrate the schema to the newest revision."""
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
+        before = MigrationContext.configure(connection).get_current_revision()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+        return Upgrade(before, MigrationContext.configure(connection).get_current_revision())
 
 
 def reason(error: Exception) -> str:

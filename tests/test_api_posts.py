@@ -35,7 +35,9 @@ def test_a_post_sent_without_an_author_is_signed_by_the_feeds_author_everywhere(
     """feed.toml names the blog's author: feeds, teasers and the post page show them."""
     blog.feed("news", author={"name": "Ann Editor", "email": "ann@example.org"})
     sync()
-    api.create(title="Unsigned", content="Body.", summary="Short.", published="2026-01-02T00:00:00Z")
+    api.create(
+        title="Unsigned", content="Body.", summary="Short.", published="2026-01-02T00:00:00Z"
+    )
     api.create(title="Signed", content="Body.", author="Bob", published="2026-01-01T00:00:00Z")
     client = api.client
     atom = feedcheck.read_back(client.get("/news/atom.xml").data).entries

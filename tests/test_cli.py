@@ -54,6 +54,9 @@ def test_config_option_is_accepted_before_and_after_the_subcommand(tmp_path, blo
     assert before.returncode == after.returncode == 0, before.stderr + after.stderr
     assert "1 created" in before.stdout
     assert "1 unchanged" in after.stdout
+    between = run("posts", "--config", str(path), "list", cwd=tmp_path)  # after the group
+    assert between.returncode == 0, between.stderr
+    assert "/news/hello/" in between.stdout
 
 
 def test_import_reports_each_bad_file_and_exits_1_after_importing_the_good(site, blog):
@@ -64,6 +67,75 @@ def test_import_reports_each_bad_file_and_exits_1_after_importing_the_good(site,
     assert "news/posts/broken.md" in result.stderr
     assert "1 created" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_db_upgrade_says_what_it_did(site):
+    created = run("db", "upgrade", cwd=site)
+    again = run("db", "upgrade", cwd=site)
+    assert created.returncode == again.returncode == 0, created.stderr + again.stderr
+    assert created.stdout.startswith("created the database schema (revision ")
+    assert str(site / "instance" / "site.db") in created.stdout
+    assert again.stdout.startswith("the database schema is up to date (revision ")
+
+
+def test_import_without_a_content_folder_says_so(tmp_path):
+    result = run("import", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"syndicator: the content folder {tmp_path / 'feeds'} does not exist; nothing was imported"
+    ]
+
+
+def test_an_unknown_feed_is_named_with_the_feeds_there_are(site, blog):
+    blog.post("hello")
+    blog.feed("other")
+    assert run("import", cwd=site).returncode == 0
+    for command in (("posts", "list"), ("subscribers", "list"), ("digest", "send")):
+        result = run(*command, "--feed", "nofeed", cwd=site)
+        assert result.returncode != 0
+        assert result.stderr.strip().splitlines()[-1] == (
+            "syndicator: no feed named 'nofeed'; the feeds are: news, other"
+        ), command
+
+
+def test_subscriber_commands_write_csv_to_stdout_and_fail_in_one_line(site, blog):
+    blog.post("hello")
+    assert run("import", cwd=site).returncode == 0
+    assert run("subscribers", "add", "ann@example.org", "--feed", "news", cwd=site).returncode == 0
+    exported = run("subscribers", "export", "-", cwd=site)
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stdout.splitlines()[0] == "email,feed,frequency,status,created_at,confirmed_at"
+    assert exported.stdout.splitlines()[1].startswith("ann@example.org,news,daily,unconfirmed,")
+    assert exported.stderr.strip() == "exported 1 subscribers to standard output"
+    assert not (site / "-").exists()
+    removed = run("subscribers", "remove", "bob@example.org", "--feed", "news", cwd=site)
+    assert removed.returncode == 1
+    assert removed.stderr == "syndicator: bob@example.org is not subscribed to news\n"
+
+
+def test_webhooks_add_prints_why_an_endpoint_is_refused(site, blog):
+    blog.post("hello")
+    assert run("import", cwd=site).returncode == 0
+    result = run("webhooks", "add", "ftp://example.org/hook", "--feed", "nope", cwd=site)
+    assert result.returncode != 0
+    (line,) = result.stderr.strip().splitlines()
+    assert "url: only http:// and https:// URLs can receive webhooks" in line
+    assert "feeds: no feed named 'nope'; the feeds are: news" in line
+
+
+def test_mail_commands_warn_when_the_sender_cannot_be_delivered(site, blog):
+    """Without [email] from, mail comes from the site's domain; localhost draws a warning."""
+    blog.post("hello")
+    warned = run("digest", "send", cwd=site)
+    assert warned.returncode == 0, warned.stderr
+    assert warned.stderr.startswith(
+        "syndicator: warning: mail is sent from 'syndicator <noreply@localhost>', which mail"
+        " servers will refuse: localhost is this machine, not a mail domain."
+    )
+    config = (site / "config.toml").read_text() + '[site]\nbase_url = "https://blog.example.org"\n'
+    (site / "config.toml").write_text(config)
+    quiet = run("digest", "send", cwd=site)
+    assert quiet.returncode == 0 and quiet.stderr == ""
 
 
 def test_db_upgrade_and_tick_run_and_exit_0(site):

@@ -16,7 +16,7 @@ def write_config(folder: Path, database_url: str, content: Path, maildir: Path) 
     path = folder / "config.toml"
     path.write_text(
         f'[storage]\ndatabase_url = "{database_url}"\ncontent_dir = "{content}"\n'
-        f'[email]\nmaildir = "{maildir}"\n'
+        f'[email]\nmaildir = "{maildir}"\nfrom = "News <news@example.org>"\n'
     )
     return path
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 
 import feedcheck
 import pytest
@@ -86,6 +87,19 @@ def test_unpublish_and_publish_take_the_post_out_of_and_back_into_the_feeds(api,
     assert feed_titles(api) == ["Toggled"]
     again = api.get(f"/api/posts/{post['id']}").get_json()
     assert (again["guid"], again["published"]) == (post["guid"], post["published"])
+
+
+def test_publish_makes_a_scheduled_post_live_now(api, run):
+    """The command runs on the real clock (the test's app on a fixed one): read it back there."""
+    post = api.create(title="Soon", published="2099-01-01T00:00:00Z")
+    before = datetime.now(UTC).replace(microsecond=0)
+    result = run("publish", str(post["id"]))
+    assert result.output.strip() == f"post {post['id']} is published: {post['url']}"
+    shown = json.loads(run("show", str(post["id"])).output)
+    published = datetime.fromisoformat(shown["published"])
+    assert shown["status"] == "published"
+    assert before <= published <= datetime.now(UTC)
+    assert "Soon" in run("list", "--status", "published").output
 
 
 def test_publish_at_a_future_time_schedules_the_post(api, run):

@@ -68,7 +68,7 @@ def documented_keys(table: dict, prefix: str = "") -> set[str]:
 def config_keys(cls, prefix: str = "") -> set[str]:
     keys = set()
     for field in dataclasses.fields(cls):
-        if field.name in ("source", "base_dir"):
+        if field.name in ("source", "base_dir", "derived"):  # where it came from, not keys
             continue
         name = "from" if (prefix, field.name) == ("email.", "sender") else field.name
         kind = field.default_factory if field.default_factory is not dataclasses.MISSING else None

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import email.utils
 import html
 import json
@@ -523,4 +522,3 @@ def test_no_paging_means_no_paging_links() -> None:
 def test_json_next_url_is_never_the_feed_url() -> None:
     doc = make_doc(paging=Paging(first=page_url(1), last=page_url(2), next=page_url(1)))
     assert "next_url" not in json.loads(formats.json_feed(doc))
-

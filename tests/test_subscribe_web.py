@@ -151,7 +151,7 @@ def test_unknown_feed_is_404(site: Site) -> None:
     assert as_json.status_code == 404
     assert as_json.get_json()["error"] == {
         "code": "not_found",
-        "message": "no feed called 'nope'",
+        "message": "no feed named 'nope'; the feeds are: news",
         "fields": {},
     }
     assert site.client.post("/nope/subscribe", data={"email": EMAIL}).status_code == 404

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import update_wrapper
-from typing import Any
+from typing import IO, Any
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,6 +21,7 @@ from syndicator import config as config_module
 from syndicator import core as core_module
 from syndicator import db
 from syndicator.errors import SyndicatorError
+from syndicator.mail import transports
 
 config_option = click.option(
     "--config",
@@ -30,18 +32,40 @@ config_option = click.option(
 )
 
 
+class Failure(click.ClickException):
+    """A command that cannot do what was asked: one line on stderr, like every other error."""
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"syndicator: {self.format_message()}", err=True)
+
+
+def load_config(ctx: click.Context, config_path: str | None) -> config_module.Config:
+    """The config named by --config where it was given: on the command, a group, or the root."""
+    level: click.Context | None = ctx
+    while config_path is None and level is not None:
+        config_path = level.params.get("config_path")
+        level = level.parent
+    return config_module.load(config_path)
+
+
+@contextmanager
+def opened(config: config_module.Config, *, migrate: bool) -> Iterator[core_module.Core]:
+    """A built Core, migrated on SQLite when asked, closed afterwards."""
+    core = core_module.build(config)
+    try:
+        core_module.prepare(core, migrate=migrate)
+        yield core
+    finally:
+        core.close()
+
+
 def with_core(*, migrate: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Give a command a built Core as first argument; accept --config after the subcommand too."""
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         def run(ctx: click.Context, /, config_path: str | None, **kwargs: Any) -> Any:
-            path = config_path or ctx.find_root().params.get("config_path")
-            core = core_module.build(config_module.load(path))
-            try:
-                core_module.prepare(core, migrate=migrate)
+            with opened(load_config(ctx, config_path), migrate=migrate) as core:
                 return command(core, **kwargs)
-            finally:
-                core.close()
 
         # The command's name, help and click options carry over to `run`.
         update_wrapper(run, command)
@@ -59,11 +83,30 @@ def cli(config_path: str | None) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
+def warn_if_undeliverable(config: config_module.Config) -> None:
+    """Commands that send mail say at start when receiving servers would refuse it."""
+    if reason := transports.undeliverable(config.email.sender):
+        click.echo(
+            f"syndicator: warning: mail is sent from {config.email.sender!r}, which mail "
+            f"servers will refuse: {reason}. Set [email] from to an address at your domain.",
+            err=True,
+        )
+
+
+def subgroup(name: str, summary: str) -> click.Group:
+    """A group of commands under `syndicator`; it takes --config too (`posts --config X list`)."""
+
+    def group(config_path: str | None) -> None:
+        """Nothing to do: each command reads the config."""
+
+    return cli.group(name, help=summary)(config_option(group))
+
+
 def main() -> None:
     try:
         cli(standalone_mode=True)
     except SyndicatorError as error:
-        click.echo(f"syndicator: {error}", err=True)
+        click.echo(f"syndicator: {describe(error)}", err=True)
         sys.exit(2)
     except SQLAlchemyError as error:
         click.echo(f"syndicator: database error: {db.reason(error)}", err=True)
@@ -71,6 +114,14 @@ def main() -> None:
     except OSError as error:
         click.echo(f"syndicator: {error}", err=True)
         sys.exit(3)
+
+
+def describe(error: SyndicatorError) -> str:
+    """The error's message with each field's reason, which the message alone may only name."""
+    fields = getattr(error, "fields", None) or {}
+    message = str(error)
+    reasons = [f"{name}: {reason}" for name, reason in fields.items() if reason not in message]
+    return f"{message} ({'; '.join(reasons)})" if reasons else message
 
 
 # Command modules register themselves on `cli` when imported.

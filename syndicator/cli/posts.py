@@ -13,7 +13,7 @@ import click
 from sqlalchemy.orm import Session
 
 from syndicator import paging, timestamps
-from syndicator.cli import cli, with_core
+from syndicator.cli import subgroup, with_core
 from syndicator.core import Core
 from syndicator.models import Post
 from syndicator.posts import admin, fields
@@ -21,9 +21,7 @@ from syndicator.posts import admin, fields
 _STATES = click.Choice([state.value for state in fields.PostState])
 
 
-@cli.group("posts")
-def posts_group() -> None:
-    """List, show, publish, unpublish and delete posts by id."""
+posts_group = subgroup("posts", "List, show, publish, unpublish and delete posts by id.")
 
 
 @posts_group.command("list")

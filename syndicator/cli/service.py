@@ -9,61 +9,94 @@ import click
 
 from syndicator import core as core_module
 from syndicator import db, worker
-from syndicator.cli import cli, with_core
+from syndicator.cli import (
+    Failure,
+    cli,
+    config_option,
+    load_config,
+    opened,
+    subgroup,
+    warn_if_undeliverable,
+    with_core,
+)
+from syndicator.config import Config
 from syndicator.posts import importer
 
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@with_core(migrate=True)
-def serve(core: core_module.Core, host: str, port: int) -> None:
+@config_option
+@click.pass_context
+def serve(ctx: click.Context, config_path: str | None, host: str, port: int) -> None:
     """The production WSGI server and the scheduler, in one process."""
-    _run_web(core, host, port, with_scheduler=True)
+    _run_web(load_config(ctx, config_path), host, port, with_scheduler=True)
 
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@with_core(migrate=True)
-def web(core: core_module.Core, host: str, port: int) -> None:
+@config_option
+@click.pass_context
+def web(ctx: click.Context, config_path: str | None, host: str, port: int) -> None:
     """The web server only (the scheduler runs elsewhere: `syndicator worker`)."""
-    _run_web(core, host, port, with_scheduler=False)
+    _run_web(load_config(ctx, config_path), host, port, with_scheduler=False)
 
 
-def _run_web(core: core_module.Core, host: str, port: int, *, with_scheduler: bool) -> None:
+def _run_web(config: Config, host: str, port: int, *, with_scheduler: bool) -> None:
+    """Take the port first: a busy one is one line, before anything has started."""
     from syndicator.web import create_app, server
 
-    _print_import(_import(core))
-    app = create_app(core=core)
-    scheduler = worker.start_in_background(core) if with_scheduler else None
-    click.echo(f"syndicator serving {core.config.site.base_url} on http://{host}:{port}/")
     try:
-        server.create(app, host=host, port=port, settings=core.config.server).run()
-    finally:
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
+        sockets = server.listen(host, port)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise Failure(
+            f"cannot listen on {host}:{port}: {reason} (choose another --port?)"
+        ) from None
+    served = server.url_of(host, sockets)
+    with opened(config.served_at(served), migrate=True) as core:
+        if with_scheduler:
+            warn_if_undeliverable(core.config)
+        _import_at_start(core)
+        app = create_app(core=core)
+        scheduler = worker.start_in_background(core) if with_scheduler else None
+        base_url = core.config.site.base_url
+        if "site.base_url" in core.config.derived:
+            click.echo(f"syndicator serving {served}/ (links use it: [site] base_url is not set)")
+        else:
+            click.echo(f"syndicator serving {base_url} on {served}/")
+        try:
+            server.create(app, sockets, settings=core.config.server).run()
+        finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
 
 
 @cli.command("worker")
 @with_core(migrate=True)
 def worker_command(core: core_module.Core) -> None:
     """The scheduler and delivery loop only."""
+    warn_if_undeliverable(core.config)
     click.echo(f"syndicator worker polling every {core.config.scheduler.poll_seconds:g}s")
     worker.run_forever(core)
 
 
-@cli.group("db")
-def db_group() -> None:
-    """Database schema."""
+db_group = subgroup("db", "Database schema.")
 
 
 @db_group.command("upgrade")
 @with_core(migrate=False)
 def db_upgrade(core: core_module.Core) -> None:
     """Create or migrate the schema."""
-    db.upgrade(core.engine)
-    click.echo("database schema is up to date")
+    done = db.upgrade(core.engine)
+    where = core.engine.url.render_as_string(hide_password=True)
+    if done.before is None:
+        click.echo(f"created the database schema (revision {done.after}) in {where}")
+    elif done.before != done.after:
+        click.echo(f"migrated the database schema from {done.before} to {done.after} in {where}")
+    else:
+        click.echo(f"the database schema is up to date (revision {done.after}) in {where}")
 
 
 @cli.command("import")
@@ -71,14 +104,29 @@ def db_upgrade(core: core_module.Core) -> None:
 @with_core(migrate=True)
 def import_command(core: core_module.Core, path: Path | None) -> None:
     """Sync the content folder into the database."""
-    report = _import(core, path)
+    folder = _content_folder(core, path)
+    if not folder.is_dir():
+        raise Failure(f"the content folder {folder} does not exist; nothing was imported")
+    report = _import(core, folder)
     _print_import(report)
     if report.errors:
         sys.exit(1)
 
 
-def _import(core: core_module.Core, path: Path | None = None) -> importer.SyncReport:
-    folder = path or core.config.path(core.config.storage.content_dir)
+def _content_folder(core: core_module.Core, path: Path | None = None) -> Path:
+    return path or core.config.path(core.config.storage.content_dir)
+
+
+def _import_at_start(core: core_module.Core) -> None:
+    """`serve`, `web` and `export` import the folder first; without one, the database is all."""
+    folder = _content_folder(core)
+    if folder.is_dir():
+        _print_import(_import(core, folder))
+    else:
+        click.echo(f"no content folder at {folder}: only posts in the database are published")
+
+
+def _import(core: core_module.Core, folder: Path) -> importer.SyncReport:
     with core.transaction() as session:
         return importer.sync(session, folder, core.timezone, core.now())
 
@@ -109,7 +157,7 @@ def tick(core: core_module.Core) -> None:
 @with_core(migrate=True)
 def export(core: core_module.Core, directory: Path) -> None:
     """Write every feed and page as static files mirroring the URL paths."""
-    _print_import(_import(core))
+    _import_at_start(core)
     from syndicator.web import create_app
     from syndicator.web.export import export as write_export
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from syndicator import core as core_module
-from syndicator.cli import cli, with_core
+from syndicator.cli import Failure, subgroup, warn_if_undeliverable, with_core
 from syndicator.errors import Conflict, InvalidInput
 from syndicator.feeds import catalog
 from syndicator.mail import digests, sender, subscriptions
@@ -19,9 +19,7 @@ _COLUMNS = ("email", "feed", "frequency", "status", "created_at", "confirmed_at"
 _FREQUENCIES = click.Choice([f.value for f in Frequency])
 
 
-@cli.group("subscribers")
-def subscribers_group() -> None:
-    """Email digest subscribers."""
+subscribers_group = subgroup("subscribers", "Email digest subscribers.")
 
 
 @subscribers_group.command("list")
@@ -31,6 +29,8 @@ def subscribers_group() -> None:
 def list_command(core: core_module.Core, feed: str | None, status: str | None) -> None:
     """One line per subscriber: id, feed, email, frequency, status."""
     with core.reading() as session:
+        if feed is not None:
+            catalog.get(session, feed)
         for subscriber in subscriptions.listing(session, feed=feed, status=status):
             click.echo(
                 f"{subscriber.id}\t{subscriber.feed_slug}\t{subscriber.email}\t"
@@ -67,9 +67,10 @@ def add_command(
 def remove_command(core: core_module.Core, email: str, feed: str) -> None:
     """Forget an address and its queued mail."""
     with core.transaction() as session:
+        catalog.get(session, feed)
         subscriber = subscriptions.find(session, feed, subscriptions.normalize_email(email))
         if subscriber is None:
-            raise click.ClickException(f"{email} is not subscribed to {feed}")
+            raise Failure(f"{email} is not subscribed to {feed}")
         subscriptions.remove(session, subscriber)
     click.echo(f"removed {email} from {feed}")
 
@@ -87,7 +88,7 @@ def import_command(core: core_module.Core, path: Path, feed: str, frequency: str
         with path.open(newline="", encoding="utf-8-sig") as handle:
             added, kept, bad = _import_rows(core, csv.DictReader(handle), path, feed, frequency)
     except (UnicodeDecodeError, csv.Error) as error:
-        raise click.ClickException(f"{path}: cannot read it as CSV: {error}") from None
+        raise Failure(f"{path}: cannot read it as CSV: {error}") from None
     click.echo(f"imported {added}, already known {kept}, bad rows {bad}")
     if bad:
         sys.exit(1)
@@ -98,7 +99,7 @@ def _import_rows(
 ) -> tuple[int, int, int]:
     """Each row in its own transaction: one bad address loses nothing else."""
     if "email" not in (rows.fieldnames or ()):
-        raise click.ClickException(f"{path}: the first row must name an 'email' column")
+        raise Failure(f"{path}: the first row must name an 'email' column")
     added = kept = bad = 0
     for line, row in enumerate(rows, start=2):
         request = subscriptions.Request(feed, row["email"] or "", row.get("frequency") or frequency)
@@ -117,18 +118,20 @@ def _import_rows(
 
 
 @subscribers_group.command("export")
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("path", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--feed", default=None)
 @click.option("--status", type=click.Choice([s.value for s in SubscriberStatus]), default=None)
 @with_core(migrate=True)
-def export_command(
-    core: core_module.Core, path: Path, feed: str | None, status: str | None
-) -> None:
-    """Write subscribers as CSV (email, feed, frequency, status, created_at, confirmed_at)."""
-    with core.reading() as session, path.open("w", newline="", encoding="utf-8") as handle:
+def export_command(core: core_module.Core, path: str, feed: str | None, status: str | None) -> None:
+    """Write subscribers as CSV (email, feed, frequency, status, created_at, confirmed_at);
+    PATH `-` writes to standard output."""
+    with core.reading() as session:
+        if feed is not None:
+            catalog.get(session, feed)  # before anything is written: no empty file on a typo
+        found = subscriptions.listing(session, feed=feed, status=status)
+    with click.open_file(path, "w", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(_COLUMNS)
-        found = subscriptions.listing(session, feed=feed, status=status)
         for subscriber in found:
             writer.writerow(
                 [
@@ -140,12 +143,12 @@ def export_command(
                     subscriber.confirmed_at.isoformat() if subscriber.confirmed_at else "",
                 ]
             )
-    click.echo(f"exported {len(found)} subscribers to {path}")
+    # With the CSV on standard output, the count goes to stderr so a pipe gets only the CSV.
+    where = "standard output" if path == "-" else path
+    click.echo(f"exported {len(found)} subscribers to {where}", err=path == "-")
 
 
-@cli.group("digest")
-def digest_group() -> None:
-    """Email digests."""
+digest_group = subgroup("digest", "Email digests.")
 
 
 @digest_group.command("send")
@@ -157,6 +160,7 @@ def send_command(
     core: core_module.Core, feed: str | None, frequency: str | None, force: bool
 ) -> None:
     """Send the digests that are due, and exit when they are sent."""
+    warn_if_undeliverable(core.config)
     selection = digests.Selection(feed, Frequency(frequency) if frequency else None, force)
     if feed is not None:
         with core.reading() as session:

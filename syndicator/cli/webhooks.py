@@ -8,15 +8,14 @@ import click
 
 from syndicator import core as core_module
 from syndicator import paging
-from syndicator.cli import cli, with_core
+from syndicator.cli import Failure, subgroup, with_core
 from syndicator.delivery import queue
 from syndicator.models import EndpointStatus
 from syndicator.webhooks import channel, endpoints
 
-
-@cli.group("webhooks")
-def webhooks_group() -> None:
-    """Webhook endpoints: add, list, disable, enable, rotate, test, remove."""
+webhooks_group = subgroup(
+    "webhooks", "Webhook endpoints: add, list, disable, enable, rotate, test, remove."
+)
 
 
 @webhooks_group.command("add")
@@ -114,12 +113,12 @@ def test(core: core_module.Core, endpoint_id: int) -> None:
     with core.reading() as session:
         attempts = queue.attempts_of(session, [message_id])[message_id]
     if not attempts:
-        raise click.ClickException("the test message is queued; a worker is sending it")
+        raise Failure("the test message is queued; a worker is sending it")
     last = attempts[0]
     answer = f"HTTP {last.status_code}" if last.status_code else "no answer"
     click.echo(f"{answer} in {last.duration_ms} ms" + (f": {last.error}" if last.error else ""))
     if last.error or not 200 <= (last.status_code or 0) < 300:
-        raise click.ClickException("the test delivery failed; it will be retried on schedule")
+        raise Failure("the test delivery failed; it will be retried on schedule")
 
 
 @webhooks_group.command("remove")

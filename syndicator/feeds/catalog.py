@@ -34,8 +34,16 @@ class FeedSettings:
 def get(session: Session, slug: str) -> Feed:
     feed = session.get(Feed, slug)
     if feed is None:
-        raise FeedNotFound(f"no feed called {slug!r}")
+        raise FeedNotFound(missing(session, slug))
     return feed
+
+
+def missing(session: Session, slug: str) -> str:
+    """What to tell someone who named a feed that does not exist: the feeds that do."""
+    known = list(session.scalars(select(Feed.slug).order_by(Feed.slug)))
+    if not known:
+        return f"no feed named {slug!r}: there are no feeds yet (one per folder feeds/<feed>/)"
+    return f"no feed named {slug!r}; the feeds are: {', '.join(known)}"
 
 
 def all_feeds(session: Session) -> list[Feed]:

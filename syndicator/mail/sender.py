@@ -149,7 +149,9 @@ class MailChannel:
             if post is None or not visibility.is_visible(post, now):
                 self.items[post_id] = None
             else:
-                self.items[post_id] = compose.item(post, self.feeds[post.feed_slug], self.letterhead)
+                self.items[post_id] = compose.item(
+                    post, self.feeds[post.feed_slug], self.letterhead
+                )
 
     def wanted(self, job: Job) -> queue.Wanted:
         """Its subscriber still has the status it had: an unsubscribe a moment ago counts."""

@@ -9,6 +9,7 @@ each means for the subscriber; transports know nothing of subscribers.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import mailbox
 import smtplib
 import socket
@@ -230,6 +231,24 @@ def sign(data: bytes, key: DkimKey) -> bytes:
         include_headers=list(_SIGNED_HEADERS),
     )
     return signature + data
+
+
+def undeliverable(sender: str) -> str | None:
+    """Why receiving servers would refuse or lose mail from this address; None when it
+    looks like an address at a public domain (which SPF and DKIM can then vouch for)."""
+    domain = address_of(sender).rpartition("@")[2].strip("[]").rstrip(".").lower()
+    if not domain:
+        return "it has no domain"
+    if domain == "localhost" or domain.endswith(".localhost"):
+        return f"{domain} is this machine, not a mail domain"
+    try:
+        ipaddress.ip_address(domain)
+        return f"{domain} is an IP address, not a mail domain"
+    except ValueError:
+        pass
+    if "." not in domain:
+        return f"{domain} has no dot, so it is not a public mail domain"
+    return None
 
 
 def hostname_of(address: str) -> str:

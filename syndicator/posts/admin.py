@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from syndicator import paging, slugs, timestamps, xmltext
 from syndicator.errors import Conflict, FeedNotFound, PostNotFound, SlugTaken
+from syndicator.feeds import catalog
 from syndicator.models import Feed, Post, PostSource, PostStatus, PostTag, is_valid_id
 from syndicator.posts import store, visibility
 from syndicator.posts.fields import Changes, PostState
@@ -94,9 +95,7 @@ def require_feed(session: Session, feed_slug: str, *, lock: bool = False) -> Non
         slugs.problem(feed_slug) is not None
         or session.get(Feed, feed_slug, with_for_update=lock) is None
     ):
-        raise FeedNotFound(
-            f"no feed '{feed_slug}': a feed is a folder feeds/<feed>/ with a feed.toml"
-        )
+        raise FeedNotFound(catalog.missing(session, feed_slug))
 
 
 def search(
@@ -169,8 +168,14 @@ def patch(session: Session, post_id: int, changes: Changes, desk: Desk) -> Post:
 
 
 def publish(session: Session, post_id: int, desk: Desk, *, at: datetime | None = None) -> Post:
-    """Make a post live now, or at `at` (scheduled when that is in the future)."""
+    """Make a post live now, or at `at` (scheduled when that is in the future).
+
+    "Now" means now: a scheduled post is moved to this moment; a draft keeps
+    its date when that has passed.
+    """
     changes: Changes = {"status": PostStatus.PUBLISHED}
+    if at is None and find(session, post_id).published_at > desk.now:
+        at = desk.now
     if at is not None:
         changes["published"] = at
     return patch(session, post_id, changes, desk)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, object_session
 from syndicator import events, paging
 from syndicator.delivery import queue, ssrf
 from syndicator.errors import NotFound
+from syndicator.feeds import catalog
 from syndicator.fieldtable import Field, Kind, Table
 from syndicator.models import (
     Channel,
@@ -189,7 +190,7 @@ def _check_feeds(session: Session, slugs: tuple[str, ...] | None) -> tuple[str, 
     )
     missing = [slug for slug in wanted if slug not in known]
     if missing:
-        raise ValueError(f"no feed {missing[0]!r}")
+        raise ValueError(catalog.missing(session, missing[0]))
     return slugs
 
 
