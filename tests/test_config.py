@@ -24,6 +24,23 @@ def test_defaults_without_any_file(tmp_path, monkeypatch):
     assert loaded.feeds.items == 20
 
 
+def test_mail_comes_from_the_sites_domain_unless_from_is_set():
+    site = {"base_url": "https://blog.example.org/", "title": "The Blog"}
+    derived = config.from_mapping({"site": site}, env={})
+    assert derived.email.sender == "The Blog <noreply@blog.example.org>"
+    chosen = config.from_mapping({"site": site, "email": {"from": "Ann <ann@example.net>"}}, env={})
+    assert chosen.email.sender == "Ann <ann@example.net>"
+    assert config.from_mapping({}, env={}).email.sender == "syndicator <noreply@localhost>"
+
+
+def test_a_server_address_replaces_only_a_base_url_left_unset():
+    unset = config.from_mapping({}, env={}).served_at("http://blog.internal:18100")
+    assert unset.site.base_url == "http://blog.internal:18100"
+    assert unset.email.sender == "syndicator <noreply@blog.internal>"
+    chosen = config.from_mapping({"site": {"base_url": "https://blog.example.org"}}, env={})
+    assert chosen.served_at("http://127.0.0.1:18100") == chosen
+
+
 def test_file_is_found_by_flag_then_environment_then_working_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write(tmp_path, '[site]\ntitle = "local"\n')

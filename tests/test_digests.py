@@ -99,6 +99,34 @@ def test_each_post_in_exactly_one_digest_across_runs(
     assert [m["Subject"] for m in mails] == ["News Feed: 2 new posts", "News Feed: 1 new post"]
 
 
+def test_a_digest_reads_well_in_both_parts(mail_core: Any, sink: Any, clock: FakeClock) -> None:
+    """The text part keeps link targets and image descriptions; HTML links wear the site's
+    colour; the first digest counts posts since the reader subscribed, later ones since the
+    last digest."""
+    recorder, _port = sink
+    add_subscriber(mail_core, "ann@example.org")
+    clock.advance(minutes=5)
+    body = "Start with [the first post](/news/first/) and ![a dolphin leaping](/img/d.jpg). x"
+    add_post(mail_core, "Post one", content_source=body)
+    next_morning(clock)
+    worker.tick(mail_core)
+    clock.advance(hours=1)
+    add_post(mail_core, "Post two")
+    next_morning(clock)
+    worker.tick(mail_core)
+
+    first, second = recorder.to("ann@example.org")
+    text = first.get_body(("plain",)).get_content()
+    html = first.get_body(("html",)).get_content()
+    assert (
+        "Start with the first post <http://127.0.0.1:8000/news/first/> and a dolphin leaping. x"
+        in text
+    )
+    assert '<a style="color:#0b6e8a;" href="http://127.0.0.1:8000/news/first/"' in html
+    assert "1 new post since you subscribed" in text and "1 new post since you subscribed" in html
+    assert "1 new post since your last digest" in second.get_body(("plain",)).get_content()
+
+
 def test_no_mail_when_nothing_is_new(mail_core: Any, sink: Any, clock: FakeClock) -> None:
     recorder, _port = sink
     add_subscriber(mail_core, "ann@example.org")

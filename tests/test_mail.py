@@ -30,7 +30,7 @@ from markupsafe import Markup
 from syndicator import config as config_module
 from syndicator import worker
 from syndicator.errors import ConfigError
-from syndicator.mail import compose, digests, mime, sender, transports
+from syndicator.mail import compose, digests, mime, sender, textpart, transports
 from syndicator.models import Feed, Post, PostTag
 from syndicator.urls import Urls
 
@@ -235,7 +235,9 @@ def _whole(
         "language": feed.language or "en",
         "feed_title": feed.title,
         "feed_url": f"https://blog.example.org/{feed.slug}/",
-        "intro": f"{count} new post{'s' if count > 1 else ''} since your last digest",
+        "intro": f"{count} new post{'s' if count > 1 else ''} since "
+        + ("you subscribed" if recipient.first_digest else "your last digest"),
+        "link_colour": compose.LINK_COLOUR,
         "frequency": recipient.frequency,
         "email": recipient.email,
         "unsubscribe_url": unsubscribe_url,
@@ -273,7 +275,9 @@ def _whole(
         (
             # Quotes to escape, non-ASCII to encode, and U+2028, a line end to Python, not to QP
             'Nouvelles «été» = "x" & <b>\u2028',
-            compose.Recipient("Zoë O'Brien <zoe+o'brien@example.org>", "weekly", "T0k-_9"),
+            compose.Recipient(
+                "Zoë O'Brien <zoe+o'brien@example.org>", "weekly", "T0k-_9", first_digest=True
+            ),
             "leave@example.org",
         ),
     ],
@@ -445,3 +449,19 @@ def test_unusable_mail_settings_are_refused_at_start(email: dict[str, Any], key:
     with pytest.raises(ConfigError) as error:
         config_module.from_mapping({"email": email}, source="config.toml", env={})
     assert error.value.key == key
+
+
+def test_the_text_part_keeps_lists_quotes_code_and_where_links_lead() -> None:
+    html = (
+        "<p>Read <a href='https://x.org/a'>this</a>, or <a href='https://x.org/'>https://x.org/</a>."
+        "<br>Then <img src='d.jpg' alt='a dolphin'>.</p>"
+        "<ul><li>One</li><li>Two</li></ul><ol><li>First</li><li>Second</li></ol>"
+        "<blockquote><p>It's not you; it's them!</p></blockquote>"
+        "<pre><code>indent:\n    kept\n</code></pre>"
+    )
+    assert textpart.from_html(html) == (
+        "Read this <https://x.org/a>, or https://x.org/.\nThen a dolphin.\n\n"
+        "- One\n- Two\n\n1. First\n2. Second\n\n"
+        "> It's not you; it's them!\n\n"
+        "indent:\n    kept"
+    )

@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from syndicator import markup, timestamps
+from syndicator import timestamps
 from syndicator.config import Config
 from syndicator.feeds import documents
-from syndicator.mail import mime
+from syndicator.mail import mime, textpart
 from syndicator.models import Feed, Post
 from syndicator.urls import Urls
 
@@ -31,7 +31,10 @@ _TEMPLATES = Environment(
     keep_trailing_newline=True,
     auto_reload=False,  # templates ship with the package; no stat() per mail
 )
+# The site's accent colour: mail clients show unstyled links in their own blue.
+_TEMPLATES.globals["link_colour"] = LINK_COLOUR = "#0b6e8a"
 _IMG = re.compile(r"<img\b", re.IGNORECASE)
+_LINK = re.compile(r"<a\b", re.IGNORECASE)
 # Longer posts appear as their summary with a link: ten posts must stay under Gmail's
 # ~100 KiB clipping limit with both parts (and quoted-printable) counted.
 FULL_CONTENT_LIMIT = 3500
@@ -54,6 +57,7 @@ class Recipient:
     email: str
     frequency: str
     unsubscribe_token: str
+    first_digest: bool = False  # their first: its posts are new "since you subscribed"
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,7 @@ def item(post: Post, feed: Feed, letterhead: Letterhead) -> Item:
     full = letterhead.full_content and len(post.content_html) <= FULL_CONTENT_LIMIT
     entry = documents.entry(post, feed, letterhead.urls, full_content=full)
     body_html = _IMG.sub('<img style="max-width:100%;height:auto;"', entry.content_html or "")
+    body_html = _LINK.sub(f'<a style="color:{LINK_COLOUR};"', body_html)
     summary = entry.summary or ""
     values = {
         "title": entry.title,
@@ -95,7 +100,7 @@ def item(post: Post, feed: Feed, letterhead: Letterhead) -> Item:
         "date": letterhead.date(post.published_at),
         "body_html": Markup(body_html) if body_html else None,
         "summary": summary,
-        "body_text": markup.plain_text(entry.content_html) if entry.content_html else summary,
+        "body_text": textpart.from_html(entry.content_html) if entry.content_html else summary,
     }
     html = _TEMPLATES.get_template("digest_item.html").render(values)
     text = _TEMPLATES.get_template("digest_item.txt").render(values)
@@ -143,6 +148,7 @@ def digest(
 _EMAIL = "\x00email\x00"
 _FREQUENCY = "\x00frequency\x00"
 _UNSUBSCRIBE_URL = "\x00unsubscribe_url\x00"
+_SINCE = "\x00since\x00"
 _SLOT = "\x00"
 # Lines as quoted-printable sees them: ended by LF alone (splitlines would also cut at
 # U+2028 and the like, which a feed title may hold).
@@ -186,6 +192,7 @@ class Frame:
             _EMAIL: recipient.email,
             _FREQUENCY: recipient.frequency,
             _UNSUBSCRIBE_URL: unsubscribe_url,
+            _SINCE: "you subscribed" if recipient.first_digest else "your last digest",
         }
         html = {slot: str(escape(value)) for slot, value in text.items()}
         return mime.assemble(headers, _filled(self.text, text), _filled(self.html, html))
@@ -202,7 +209,7 @@ def _frame(
         "language": language or "en",
         "feed_title": title,
         "feed_url": letterhead.urls.listing(slug),
-        "intro": f"{count} new post{'' if count == 1 else 's'} since your last digest",
+        "intro": f"{count} new post{'' if count == 1 else 's'} since {_SINCE}",
         "frequency": _FREQUENCY,
         "email": _EMAIL,
         "unsubscribe_url": _UNSUBSCRIBE_URL,

@@ -58,6 +58,12 @@ _READERS = select(
 _HELD_POSTS = select(DigestPost.delivery_id, DigestPost.post_id).where(
     DigestPost.delivery_id.in_(bindparam("ids", expanding=True))
 )
+# Each subscriber's first digest: the one that holds their earliest digest_posts row.
+_FIRST_DIGESTS = (
+    select(DigestPost.subscriber_id, sa.func.min(DigestPost.delivery_id))
+    .where(DigestPost.subscriber_id.in_(bindparam("ids", expanding=True)))
+    .group_by(DigestPost.subscriber_id)
+)
 
 
 @dataclass
@@ -67,6 +73,7 @@ class Job:
     claimed: queue.Claimed
     subscriber: Reader
     post_ids: list[int] = field(default_factory=list)
+    first_digest: bool = False
     data: bytes | None = None  # composed ahead of the send; None: nothing left to send
 
     @property
@@ -129,6 +136,9 @@ class MailChannel:
         held = session.execute(_HELD_POSTS, {"ids": list(jobs)})
         for delivery_id, post_id in held:
             jobs[delivery_id].post_ids.append(post_id)
+        for first_id in dict(session.execute(_FIRST_DIGESTS, {"ids": targets}).all()).values():
+            if first_id in jobs:
+                jobs[first_id].first_digest = True
         for job in jobs.values():
             slug = job.subscriber.feed_slug
             if slug not in self.feeds:
@@ -197,7 +207,12 @@ class MailChannel:
             self.letterhead,
             self.feeds[subscriber.feed_slug],
             items,
-            compose.Recipient(subscriber.email, subscriber.frequency, subscriber.unsubscribe_token),
+            compose.Recipient(
+                subscriber.email,
+                subscriber.frequency,
+                subscriber.unsubscribe_token,
+                first_digest=job.first_digest,
+            ),
             message_id=claimed.message_key,
             date=claimed.created_at,
         )
