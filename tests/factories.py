@@ -10,6 +10,7 @@ API or the importer would have written.
 from __future__ import annotations
 
 import ipaddress
+import shutil
 import socket
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,6 +25,21 @@ from syndicator.mail import subscriptions
 from syndicator.models import Subscriber, WebhookEndpoint
 from syndicator.posts import importer, store
 from syndicator.webhooks import endpoints
+
+# The blog the project ships. Authors add posts to feeds/ as the README says; tests take
+# only the shipped files, so what they assert holds whatever else the folder holds.
+SHIPPED_FEED = Path(__file__).resolve().parent.parent / "feeds" / "from-the-waters"
+SHIPPED_POST = "2008-04-03-phone-tuning-when-they-dont-call-back.md"
+SHIPPED_TITLE = "Phone Tuning: When they Don\u2019t Call Back"
+
+
+def shipped_blog(root: Path) -> Path:
+    """A content folder at `root` holding the shipped blog exactly as it ships; `root`."""
+    posts = root / SHIPPED_FEED.name / "posts"
+    posts.mkdir(parents=True)
+    shutil.copy(SHIPPED_FEED / "feed.toml", posts.parent / "feed.toml")
+    shutil.copy(SHIPPED_FEED / "posts" / SHIPPED_POST, posts / SHIPPED_POST)
+    return root
 
 
 class FakeClock:

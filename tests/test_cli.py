@@ -10,9 +10,7 @@ from pathlib import Path
 import feedparser
 import pytest
 import requests
-
-SEED_FEEDS = Path(__file__).parent.parent / "feeds"
-SEED_TITLE = "Phone Tuning: When they Don\u2019t Call Back"
+from factories import SHIPPED_TITLE, shipped_blog
 
 
 def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -161,7 +159,7 @@ def free_port() -> int:
 
 def test_serve_on_the_defaults_serves_the_shipped_blog(tmp_path):
     """The README's run command in a fresh folder: the shipped blog, three valid feeds."""
-    (tmp_path / "feeds").symlink_to(SEED_FEEDS)
+    shipped_blog(tmp_path / "feeds")
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "syndicator", "serve", "--port", str(port)],
@@ -188,9 +186,9 @@ def test_serve_on_the_defaults_serves_the_shipped_blog(tmp_path):
                 requests.get(f"{base}/from-the-waters/{name}", timeout=5).content
             )
             assert parsed.bozo == 0
-            assert parsed.entries[0].title == SEED_TITLE
+            assert parsed.entries[0].title == SHIPPED_TITLE
         json_feed = requests.get(base + "/from-the-waters/feed.json", timeout=5).json()
-        assert json_feed["items"][0]["title"] == SEED_TITLE
+        assert json_feed["items"][0]["title"] == SHIPPED_TITLE
         assert (tmp_path / "instance" / "syndicator.db").is_file()
     finally:
         process.terminate()

@@ -1,24 +1,22 @@
 """The blog the project ships: its content, and every feed it serves valid to the letter."""
 
 import re
-from pathlib import Path
 
 import feedcheck
 import feedparser
 import pytest
-from factories import import_folder
+from factories import import_folder, shipped_blog
 
 from syndicator.feeds import documents, formats
 from syndicator.web import create_app
 
-SEED = Path(__file__).parent.parent / "feeds"
 FEED = "from-the-waters"
 ACCEPT = "application/atom+xml, application/rss+xml, application/feed+json"
 
 
 @pytest.fixture
-def seeded(core):
-    report = import_folder(core, SEED)
+def seeded(core, tmp_path):
+    report = import_folder(core, shipped_blog(tmp_path / "shipped"))
     assert report.errors == []
     return create_app(core=core).test_client()
 
