@@ -60,7 +60,7 @@ def opened(config: config_module.Config, *, migrate: bool) -> Iterator[core_modu
 
 
 def with_core(*, migrate: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Give a command a built Core as first argument; accept --config after the subcommand too."""
+    """Give a command a built Core as first argument; --config may follow the command too."""
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         def run(ctx: click.Context, /, config_path: str | None, **kwargs: Any) -> Any:
