@@ -14,6 +14,7 @@ def test_export_writes_every_page_and_feed_byte_identical(blog, sync, app, core,
     written = export(app, core, target)
     relative = sorted(path.relative_to(target).as_posix() for path in written)
     expected = {"index.html", "news/index.html", "news/one/index.html", "news/two/index.html"}
+    expected |= {"feeds.opml", "sitemap.xml", "robots.txt", "favicon.ico"}
     for listing in ("news", "news/tags/alpha", "news/tags/beta"):
         expected |= {f"{listing}/atom.xml", f"{listing}/rss.xml", f"{listing}/feed.json"}
         expected.add(f"{listing}/index.html")

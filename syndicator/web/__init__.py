@@ -17,7 +17,18 @@ from syndicator import config as config_module
 from syndicator import core as core_module
 from syndicator.config import Config
 from syndicator.core import Core
-from syndicator.web import access, api, errors, fastpath, feeds, ops, outage, pages, subscribe
+from syndicator.web import (
+    access,
+    api,
+    errors,
+    fastpath,
+    feeds,
+    ops,
+    outage,
+    pages,
+    sitefiles,
+    subscribe,
+)
 from syndicator.web.context import core_of_app
 
 
@@ -33,6 +44,7 @@ def create_app(config: Config | None = None, *, core: Core | None = None) -> Fla
     app.register_blueprint(api.blueprint)
     app.register_blueprint(subscribe.blueprint)
     app.register_blueprint(feeds.blueprint)
+    app.register_blueprint(sitefiles.blueprint)
     app.register_blueprint(pages.blueprint)
     errors.register(app)
     outage.register(app)

@@ -7,18 +7,18 @@ what the server sends and a CDN or static host can serve the whole blog.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from urllib.parse import unquote
 
 from flask import Flask
-from sqlalchemy.orm import Session
 
 from syndicator.core import Core
-from syndicator.feeds import catalog, formats
-from syndicator.posts import store
+from syndicator.feeds import formats, sitemap
 
 FEED_READER_ACCEPT = "application/atom+xml, application/rss+xml, application/feed+json, */*;q=0.1"
+SITE_FILES = ("/feeds.opml", "/sitemap.xml", "/robots.txt", "/favicon.ico")
+# A feed.toml `icon` that is a URL makes /favicon.ico a redirect: pages link the URL itself.
+_MAY_REDIRECT = {"/favicon.ico"}
 
 
 def export(app: Flask, core: Core, target: Path) -> list[Path]:
@@ -27,6 +27,8 @@ def export(app: Flask, core: Core, target: Path) -> list[Path]:
     written = []
     for path in sorted(set(_paths(core))):
         response = client.get(path, headers={"Accept": FEED_READER_ACCEPT})
+        if response.status_code == 302 and path in _MAY_REDIRECT:
+            continue
         if response.status_code != 200:
             raise RuntimeError(f"{path} answered {response.status_code} during export")
         relative = unquote(path.lstrip("/"))  # a static host decodes the URL to find the file
@@ -38,25 +40,16 @@ def export(app: Flask, core: Core, target: Path) -> list[Path]:
 
 
 def _paths(core: Core) -> Iterator[str]:
-    urls, per_page, now = core.urls, core.config.feeds.items, core.now()
+    urls = core.urls
     yield "/"
+    yield from SITE_FILES
     with core.reading() as session:
-        for feed in catalog.all_feeds(session):
-            listings: list[tuple[str | None, int]] = [
-                (None, _page_count(session, feed.slug, None, per_page, now))
-            ]
-            listings += [
-                (tag, _page_count(session, feed.slug, tag, per_page, now))
-                for tag, _name in store.tags(session, feed.slug, now)
-            ]
-            for tag, pages in listings:
-                for number in range(1, pages + 1):
-                    yield urls.listing_path(feed.slug, tag, number)
-                    for fmt in formats.FILENAMES:
-                        yield urls.feed_path(feed.slug, fmt, tag, number)
-            for post in store.visible(session, feed.slug, now):
-                yield urls.post_path(feed.slug, post.slug)
-
-
-def _page_count(session: Session, feed: str, tag: str | None, per_page: int, now: datetime) -> int:
-    return store.page(session, feed, number=1, per_page=per_page, now=now, tag=tag).total_pages
+        feeds = sitemap.walk(session, per_page=core.config.feeds.items, now=core.now())
+    for site in feeds:
+        slug = site.feed.slug
+        for page in site.listings:
+            yield urls.listing_path(slug, page.tag, page.number)
+            for fmt in formats.FILENAMES:
+                yield urls.feed_path(slug, fmt, page.tag, page.number)
+        for post_slug, _updated in site.posts:
+            yield urls.post_path(slug, post_slug)
