@@ -70,3 +70,9 @@ def excerpt(fragment: str, limit: int = 280) -> str:
     if len(text) <= limit:
         return text
     return text[:limit].rsplit(" ", 1)[0].rstrip(",;:.") + "…"
+
+
+def first_image(fragment: str) -> str | None:
+    """The source of the fragment's first image (sanitized HTML quotes every attribute)."""
+    found = re.search(r'<img\b[^>]*?\ssrc="([^"]*)"', fragment)
+    return html.unescape(found.group(1)) if found and found.group(1) else None

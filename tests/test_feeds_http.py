@@ -239,7 +239,9 @@ def test_browser_gets_a_readable_preview_and_feed_reader_gets_the_feed(blog, syn
     assert b"http://127.0.0.1:8000/news/atom.xml" in browser.data
     assert b"xml-stylesheet" not in browser.data
     assert "Accept" in browser.headers["Vary"]
-    for accept in (FEED_READER, "*/*", "application/atom+xml", None):
+    shouted = client.get("/news/atom.xml", headers={"Accept": "TEXT/HTML"})  # any case (RFC 9110)
+    assert shouted.headers["Content-Type"].startswith("text/html")
+    for accept in (FEED_READER, "*/*", "application/atom+xml", "TEXT/HTML;q=0.1, */*", None):
         headers = {"Accept": accept} if accept else {}
         response = client.get("/news/atom.xml", headers=headers)
         assert response.headers["Content-Type"].startswith("application/atom+xml"), accept

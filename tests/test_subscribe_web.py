@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import lxml.html
 import pytest
 import requests
 from factories import FakeClock, add_feed, build_core
@@ -126,10 +127,11 @@ def test_the_answer_is_the_same_whether_or_not_the_address_is_known(site: Site) 
     assert answers[0][0] == 202
     assert answers[0] == answers[1] == answers[2]
     forms = [
-        site.client.post("/news/subscribe", data={"email": email}).get_data(as_text=True)
+        site.client.post("/news/subscribe", data={"email": email})
         for email in (EMAIL, "new@example.org")
     ]
-    assert forms[0] == forms[1] and "Check your inbox" in forms[0]
+    assert forms[0].headers["Location"] == forms[1].headers["Location"]
+    assert forms[0].get_data() == forms[1].get_data()
 
 
 def test_an_invalid_address_is_refused_and_nothing_is_queued(site: Site) -> None:
@@ -144,6 +146,44 @@ def test_an_invalid_address_is_refused_and_nothing_is_queued(site: Site) -> None
     assert bad_frequency.get_json()["error"]["fields"] == {"frequency": "must be daily or weekly"}
     with site.core.reading() as session:
         assert session.scalar(select(func.count()).select_from(Delivery)) == 0
+
+
+def test_form_posts_redirect_so_a_reload_sends_nothing_again(site: Site) -> None:
+    """Subscribe, confirm and unsubscribe forms answer 303 to a page a reload only reads."""
+    posted = site.client.post("/news/subscribe", data={"email": EMAIL, "frequency": "weekly"})
+    assert posted.status_code == 303
+    sent = posted.headers["Location"]
+    assert sent == "http://127.0.0.1:8000/news/subscribe/sent"
+    for _reload in range(3):
+        page = site.client.get(sent.removeprefix("http://127.0.0.1:8000"))
+        assert page.status_code == 200 and "Check your inbox" in page.get_data(as_text=True)
+    assert len(site.mails()) == 1
+    link = site.link("confirm")
+    pressed = site.client.post(link)
+    assert pressed.status_code == 303 and pressed.headers["Location"].endswith(link)
+    shown = site.client.get(link).get_data(as_text=True)
+    assert "Subscription confirmed" in shown and "<button" not in shown
+    with site.core.reading() as session:
+        token = session.scalar(select(Subscriber.unsubscribe_token))
+    pressed = site.client.post(f"/unsubscribe/{token}")
+    assert pressed.status_code == 303 and pressed.headers["Location"].endswith(f"/{token}")
+    assert "Unsubscribed" in site.client.get(f"/unsubscribe/{token}").get_data(as_text=True)
+    assert site.status() == SubscriberStatus.UNSUBSCRIBED
+
+
+def test_a_form_with_an_error_is_shown_again_with_one_clean_sentence(site: Site) -> None:
+    answer = site.client.post("/news/subscribe", data={"email": "ann.example.org"})
+    assert answer.status_code == 422
+    page = lxml.html.fromstring(answer.data)
+    (alert,) = page.xpath('//*[@role="alert"]')
+    assert alert.text_content() == "An email address must have an @-sign."
+    blank = site.client.post("/news/subscribe", data={"email": " ", "frequency": "hourly"})
+    (alert,) = lxml.html.fromstring(blank.data).xpath('//*[@role="alert"]')
+    assert alert.text_content() == "The email address is required."
+    # the page starts with its own heading, not with "Or get new posts by email"
+    main = lxml.html.fromstring(answer.data).xpath("//main")[0]
+    assert main.text_content().split()[:2] == ["Subscribe", "to"]
+    assert "Or get new posts" not in main.text_content()
 
 
 def test_unknown_feed_is_404(site: Site) -> None:
@@ -191,8 +231,8 @@ def test_following_the_confirmation_link_does_not_confirm_pressing_the_button_do
     assert page.status_code == 200 and '<form method="post">' in page.get_data(as_text=True)
     assert EMAIL not in page.get_data(as_text=True)
     assert site.status() == SubscriberStatus.UNCONFIRMED
-    assert site.client.post(link).status_code == 200
-    assert site.client.post(link).status_code == 200  # idempotent
+    assert site.client.post(link).status_code == 303
+    assert site.client.post(link).status_code == 303  # idempotent
     assert site.status() == SubscriberStatus.CONFIRMED
 
 
@@ -221,7 +261,7 @@ def test_unsubscribe_page_asks_first_and_the_post_unsubscribes(site: Site) -> No
         content_type="application/x-www-form-urlencoded",
     )
     assert one_click.status_code == 200
-    assert site.client.post(f"/unsubscribe/{token}").status_code == 200  # idempotent
+    assert site.client.post(f"/unsubscribe/{token}").status_code == 303  # idempotent
     assert site.status() == SubscriberStatus.UNSUBSCRIBED
 
 
@@ -239,7 +279,7 @@ def test_subscribing_again_after_unsubscribing_starts_a_new_opt_in(
     new_confirm = site.link("confirm")
     assert site.status() == SubscriberStatus.UNCONFIRMED
     assert site.client.post(old_confirm).status_code == 404
-    assert site.client.post(new_confirm).status_code == 200
+    assert site.client.post(new_confirm).status_code == 303
     assert site.status() == SubscriberStatus.CONFIRMED
     assert len(site.mails()) == 2
 

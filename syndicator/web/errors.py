@@ -23,6 +23,7 @@ from syndicator.errors import (
     NotFound,
     SyndicatorError,
 )
+from syndicator.web.context import feed_of_page
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,12 @@ def api_error(
 
 
 def page(status: int) -> tuple[str, int]:
+    """The error page, in the title and style of the feed the address is under (or the
+    default feed's); 500 and 503 ask no database, which may be what failed."""
     title, message = _PAGES.get(status, (f"Error {status}", ""))
-    return render_template("error.html", status=status, title=title, message=message), status
+    feed = None if status >= 500 else feed_of_page(request.path.strip("/").split("/")[0])
+    body = render_template("error.html", status=status, title=title, message=message, feed=feed)
+    return body, status
 
 
 def _is_api() -> bool:

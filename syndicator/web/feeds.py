@@ -12,7 +12,14 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, request
-from werkzeug.http import http_date, is_resource_modified, parse_etags, quote_etag
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import (
+    http_date,
+    is_resource_modified,
+    parse_accept_header,
+    parse_etags,
+    quote_etag,
+)
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from syndicator.feeds import documents, formats, serving
@@ -89,7 +96,8 @@ def wants_html(fmt: str) -> bool:
     """True for a browser that prefers HTML; a feed reader always gets the feed."""
     if not may_want_html(request.environ):
         return False
-    accept = request.accept_mimetypes
+    # Media types are case-insensitive (RFC 9110): TEXT/HTML is text/html.
+    accept = parse_accept_header(request.headers.get("Accept", "").lower(), MIMEAccept)
     if not any(value == "text/html" for value, _quality in accept):
         return False
     feed_types = (formats.MEDIA_TYPES[fmt].split(";")[0], "application/xml", "text/xml")

@@ -62,6 +62,19 @@ def favicon() -> WerkzeugResponse:
     return _answer(file.read_bytes(), media_type, changed)
 
 
+@blueprint.app_template_global("icon_url")
+def icon_url(feed: Feed | None) -> str | None:
+    """The feed's own icon as an absolute URL (for pages and link previews); None if none."""
+    if feed is None or not feed.icon:
+        return None
+    if is_url(feed.icon):
+        return feed.icon
+    core = core_of_app()
+    if feed.slug == core.config.site.default_feed and _icon_file(core, feed.slug, feed.icon):
+        return core.urls.absolute("/favicon.ico")
+    return None
+
+
 def is_url(icon: str) -> bool:
     return icon.startswith(("https://", "http://"))
 

@@ -10,22 +10,34 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import quote
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+)
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from syndicator.errors import InvalidInput, SyndicatorError
 from syndicator.feeds import catalog
 from syndicator.mail import subscriptions
 from syndicator.models import Subscriber, SubscriberStatus
 from syndicator.ratelimit import RateLimiter
-from syndicator.web import errors
-from syndicator.web.context import core_of_app
+from syndicator.web import errors, prose
+from syndicator.web.context import core_of_app, feed_of_page
 from syndicator.web.errors import api_error
 
 blueprint = Blueprint("subscribe", __name__)
+_Answer = TypeVar("_Answer")
 _MAX_BODY = 16 * 1024
 _ACCEPTED = "If the address can receive mail, a confirmation link is on its way."
 
@@ -40,8 +52,14 @@ def _limits(app: Flask) -> RateLimiter:
     return limits
 
 
+@blueprint.get("/<feed>/subscribe")
+def subscribe_form(feed: str) -> str:
+    """The email form on a page of its own (where a reload of a failed POST lands too)."""
+    return render_template("subscribe_form_page.html", feed=_feed(feed), standalone=True)
+
+
 @blueprint.post("/<feed>/subscribe")
-def subscribe(feed: str) -> Response | tuple[str, int]:
+def subscribe(feed: str) -> WerkzeugResponse | tuple[str, int]:
     core = core_of_app()
     wants_json = request.is_json
     fields = _fields()
@@ -62,16 +80,21 @@ def subscribe(feed: str) -> Response | tuple[str, int]:
             raise  # web.errors answers it like every other JSON error
         return _form_again(feed, error, fields)
     if wait is not None:
-        return _too_many(wait, wants_json=wants_json)
+        return _too_many(feed, wait, wants_json=wants_json)
     if wants_json:
         response = jsonify(status="accepted", message=_ACCEPTED)
         response.status_code = 202
         return response
-    days = settings.confirm_expiry_days
-    page = render_template(
+    # Redirect after POST: a reload of the answer does not send the form again.
+    return redirect(core.urls.absolute(f"/{quote(feed, safe='')}/subscribe/sent"), code=303)
+
+
+@blueprint.get("/<feed>/subscribe/sent")
+def subscribe_sent(feed: str) -> str:
+    days = core_of_app().config.digest.confirm_expiry_days
+    return render_template(
         "subscribe_sent.html", feed=_feed(feed), message=_ACCEPTED, expiry_days=days
     )
-    return page, 200
 
 
 def _fields() -> dict[str, Any]:
@@ -96,7 +119,8 @@ def _form_again(feed: str, error: InvalidInput, fields: dict[str, Any]) -> tuple
     body = render_template(
         "subscribe_form_page.html",
         feed=_feed(feed),
-        subscribe_errors=error.fields,
+        standalone=True,
+        subscribe_errors=[prose.field_problem(k, v) for k, v in error.fields.items()],
         subscribe_email=fields.get("email") if isinstance(fields.get("email"), str) else "",
     )
     return body, _status(error)
@@ -108,26 +132,28 @@ def _status(error: SyndicatorError) -> int:
     return mapped[0]
 
 
-def _too_many(wait: timedelta, *, wants_json: bool) -> Response | tuple[str, int]:
+def _too_many(feed: str, wait: timedelta, *, wants_json: bool) -> Response:
     seconds = max(1, int(wait.total_seconds()))
     if wants_json:
         response = api_error(429, "rate_limited", f"too many requests; retry in {seconds}s")
     else:
-        response = Response(render_template("subscribe_limited.html", feed=None), status=429)
+        page = render_template("subscribe_limited.html", feed=feed_of_page(feed))
+        response = Response(page, status=429)
     response.headers["Retry-After"] = str(seconds)
     return response
 
 
-def _link_errors(view: Callable[[str], tuple[str, int]]) -> Callable[[str], tuple[str, int]]:
+def _link_errors(view: Callable[[str], _Answer]) -> Callable[[str], _Answer | tuple[str, int]]:
     """A link that does not (or no longer) work gets a 404 or 410 page, never a hint."""
 
     @wraps(view)
-    def guarded(token: str) -> tuple[str, int]:
+    def guarded(token: str) -> _Answer | tuple[str, int]:
         try:
             return view(token)
         except (subscriptions.TokenNotFound, subscriptions.TokenExpired) as error:
             expired = isinstance(error, subscriptions.TokenExpired)
-            return render_template("link_problem.html", feed=None, expired=expired), _status(error)
+            page = render_template("link_problem.html", feed=feed_of_page(), expired=expired)
+            return page, _status(error)
 
     return guarded
 
@@ -139,9 +165,16 @@ def _link_page(
     core = core_of_app()
     with core.transaction() if write else core.reading() as session:
         subscriber = find(session)
-        title = catalog.get(session, subscriber.feed_slug).title
+        feed = catalog.get(session, subscriber.feed_slug)
         finished = subscriber.status == done
-    return render_template(template, feed=None, feed_title=title, done=finished), 200
+    return render_template(template, feed=feed, done=finished), 200
+
+
+def _pressed(token: str, page: str) -> WerkzeugResponse:
+    """After a button press, the page again by GET: a reload then presses nothing."""
+    core = core_of_app()
+    link = core.urls.confirm(token) if page == "confirm" else core.urls.unsubscribe(token)
+    return redirect(link, code=303)
 
 
 @blueprint.get("/confirm/<token>")
@@ -158,14 +191,11 @@ def confirm_page(token: str) -> tuple[str, int]:
 
 @blueprint.post("/confirm/<token>")
 @_link_errors
-def confirm(token: str) -> tuple[str, int]:
-    now = core_of_app().now()
-    return _link_page(
-        "confirm.html",
-        lambda session: subscriptions.confirm(session, token, now),
-        SubscriberStatus.CONFIRMED,
-        write=True,
-    )
+def confirm(token: str) -> WerkzeugResponse:
+    core = core_of_app()
+    with core.transaction() as session:
+        subscriptions.confirm(session, token, core.now())
+    return _pressed(token, "confirm")
 
 
 @blueprint.get("/unsubscribe/<token>")
@@ -181,12 +211,18 @@ def unsubscribe_page(token: str) -> tuple[str, int]:
 
 @blueprint.post("/unsubscribe/<token>")
 @_link_errors
-def unsubscribe(token: str) -> tuple[str, int]:
-    """A button press or an RFC 8058 one-click POST: no cookie, no CSRF token needed."""
-    now = core_of_app().now()
-    return _link_page(
-        "unsubscribe.html",
-        lambda session: subscriptions.unsubscribe(session, token, now),
-        SubscriberStatus.UNSUBSCRIBED,
-        write=True,
-    )
+def unsubscribe(token: str) -> WerkzeugResponse | tuple[str, int]:
+    """A button press (answered with a redirect to the page) or an RFC 8058 one-click
+    POST from a mail client (answered at once): no cookie, no CSRF token needed."""
+    if request.form.get("List-Unsubscribe") == "One-Click":
+        now = core_of_app().now()
+        return _link_page(
+            "unsubscribe.html",
+            lambda session: subscriptions.unsubscribe(session, token, now),
+            SubscriberStatus.UNSUBSCRIBED,
+            write=True,
+        )
+    core = core_of_app()
+    with core.transaction() as session:
+        subscriptions.unsubscribe(session, token, core.now())
+    return _pressed(token, "unsubscribe")
