@@ -159,21 +159,18 @@ def _link_errors(view: Callable[[str], _Answer]) -> Callable[[str], _Answer | tu
 
 
 def _link_page(
-    template: str, find: Callable[[Session], Subscriber], done: SubscriberStatus, *, write: bool
+    template: str, find: Callable[[Session], Subscriber], done: SubscriberStatus
 ) -> tuple[str, int]:
-    """Run `find` (which may change the subscriber) and show where things stand."""
-    core = core_of_app()
-    with core.transaction() if write else core.reading() as session:
+    """Show where the subscriber `find` finds stands."""
+    with core_of_app().reading() as session:
         subscriber = find(session)
         feed = catalog.get(session, subscriber.feed_slug)
         finished = subscriber.status == done
     return render_template(template, feed=feed, done=finished), 200
 
 
-def _pressed(token: str, page: str) -> WerkzeugResponse:
+def _pressed(link: str) -> WerkzeugResponse:
     """After a button press, the page again by GET: a reload then presses nothing."""
-    core = core_of_app()
-    link = core.urls.confirm(token) if page == "confirm" else core.urls.unsubscribe(token)
     return redirect(link, code=303)
 
 
@@ -185,7 +182,6 @@ def confirm_page(token: str) -> tuple[str, int]:
         "confirm.html",
         lambda session: subscriptions.by_confirm_token(session, token, now),
         SubscriberStatus.CONFIRMED,
-        write=False,
     )
 
 
@@ -195,17 +191,20 @@ def confirm(token: str) -> WerkzeugResponse:
     core = core_of_app()
     with core.transaction() as session:
         subscriptions.confirm(session, token, core.now())
-    return _pressed(token, "confirm")
+    return _pressed(core.urls.confirm(token))
 
 
 @blueprint.get("/unsubscribe/<token>")
 @_link_errors
 def unsubscribe_page(token: str) -> tuple[str, int]:
+    return _unsubscribe_state(token)
+
+
+def _unsubscribe_state(token: str) -> tuple[str, int]:
     return _link_page(
         "unsubscribe.html",
         lambda session: subscriptions.by_unsubscribe_token(session, token),
         SubscriberStatus.UNSUBSCRIBED,
-        write=False,
     )
 
 
@@ -214,15 +213,9 @@ def unsubscribe_page(token: str) -> tuple[str, int]:
 def unsubscribe(token: str) -> WerkzeugResponse | tuple[str, int]:
     """A button press (answered with a redirect to the page) or an RFC 8058 one-click
     POST from a mail client (answered at once): no cookie, no CSRF token needed."""
-    if request.form.get("List-Unsubscribe") == "One-Click":
-        now = core_of_app().now()
-        return _link_page(
-            "unsubscribe.html",
-            lambda session: subscriptions.unsubscribe(session, token, now),
-            SubscriberStatus.UNSUBSCRIBED,
-            write=True,
-        )
     core = core_of_app()
     with core.transaction() as session:
         subscriptions.unsubscribe(session, token, core.now())
-    return _pressed(token, "unsubscribe")
+    if request.form.get("List-Unsubscribe") == "One-Click":
+        return _unsubscribe_state(token)
+    return _pressed(core.urls.unsubscribe(token))
