@@ -37,7 +37,8 @@ def test_opml_lists_every_feed_and_tag_feed_for_a_reader_to_import(site, client)
     root = etree.fromstring(response.data)
     assert root.tag == "opml" and root.get("version") == "2.0"
     head, body = root.find("head"), root.find("body")
-    assert head.findtext("title") and head.findtext("docs") == "http://opml.org/spec2.opml"
+    assert head.findtext("title") == "News & Views"  # the blog's name, not "syndicator"
+    assert head.findtext("docs") == "http://opml.org/spec2.opml"
     assert email.utils.parsedate_to_datetime(head.findtext("dateModified")).tzinfo is not None
     outlines = body.findall(".//outline")
     assert all(outline.get("text") for outline in outlines)  # OPML 2.0: text is required
@@ -149,6 +150,18 @@ def test_site_files_are_cacheable_and_answer_304(site, client, path):
     head = client.head(path)
     assert head.status_code == 200 and head.data == b""
     assert head.headers["ETag"] == first.headers["ETag"]
+
+
+def test_a_deleted_post_is_a_change_even_for_if_modified_since(site, blog, sync, client, clock):
+    first = client.get("/sitemap.xml")
+    clock.advance(minutes=1)
+    (blog.root / "news" / "posts" / "one.md").unlink()
+    sync()
+    since = {"If-Modified-Since": first.headers["Last-Modified"]}
+    for path in ("/sitemap.xml", "/feeds.opml"):
+        again = client.get(path, headers=since)
+        assert again.status_code == 200, path
+    assert b"/news/one/" not in client.get("/sitemap.xml").data
 
 
 def test_a_new_post_changes_the_sitemap_etag(site, blog, sync, client, clock):

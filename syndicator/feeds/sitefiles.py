@@ -23,11 +23,14 @@ _PRIVATE = ("/api/", "/confirm/", "/unsubscribe/", "/healthz", "/metrics")
 
 
 def last_change(feeds: Sequence[FeedMap]) -> datetime | None:
-    return max((feed.updated_at for feed in feeds), default=None)
+    """When anything of any feed last changed (a title, a post, a deletion): Last-Modified."""
+    return max((max(site.feed.changed_at, site.updated_at) for site in feeds), default=None)
 
 
-def opml(feeds: Sequence[FeedMap], urls: Urls, title: str) -> bytes:
+def opml(feeds: Sequence[FeedMap], urls: Urls, site_title: str, default_feed: str) -> bytes:
     """An OPML 2.0 subscription list: each feed, then a folder of its tag feeds."""
+    home = _feed_map(feeds, default_feed)
+    title = home.feed.title if home else site_title
     root = etree.Element("opml", version="2.0")
     head = etree.SubElement(root, "head")
     etree.SubElement(head, "title").text = title
@@ -67,7 +70,7 @@ def sitemap(feeds: Sequence[FeedMap], urls: Urls, default_feed: str) -> bytes:
     """A sitemaps.org urlset: home, every list page, tag page and post, with lastmod."""
     # The default namespace: lxml-stubs types nsmap keys as str only.
     root = etree.Element(f"{{{SITEMAP_NS}}}urlset", nsmap={None: SITEMAP_NS})  # type: ignore[dict-item]
-    home = next((site for site in feeds if site.feed.slug == default_feed), None)
+    home = _feed_map(feeds, default_feed)
     _url(root, urls.home(), home.updated_at if home else last_change(feeds))
     for site in feeds:
         slug = site.feed.slug
@@ -76,6 +79,10 @@ def sitemap(feeds: Sequence[FeedMap], urls: Urls, default_feed: str) -> bytes:
         for post_slug, updated_at in site.posts:
             _url(root, urls.post(slug, post_slug), updated_at)
     return _xml(root)
+
+
+def _feed_map(feeds: Sequence[FeedMap], slug: str) -> FeedMap | None:
+    return next((site for site in feeds if site.feed.slug == slug), None)
 
 
 def _url(root: etree._Element, loc: str, lastmod: datetime | None) -> None:

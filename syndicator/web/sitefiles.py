@@ -28,7 +28,8 @@ BUILT_IN_ICON = resources.files("syndicator.web") / "static" / "favicon.ico"
 def opml() -> WerkzeugResponse:
     core = core_of_app()
     feeds = _walk(core)
-    body = sitefiles.opml(feeds, core.urls, core.config.site.title)
+    site = core.config.site
+    body = sitefiles.opml(feeds, core.urls, site.title, site.default_feed)
     return _answer(body, "text/x-opml; charset=utf-8", sitefiles.last_change(feeds))
 
 
