@@ -31,6 +31,15 @@ class Urls:
     def listing(self, feed: str, tag: str | None = None, page: int = 1) -> str:
         return self.absolute(self.listing_path(feed, tag, page))
 
+    def canonical_listing(
+        self, default_feed: str, feed: str, tag: str | None = None, page: int = 1
+    ) -> str:
+        """The one URL a list page is known by (link previews, the sitemap): the home
+        page stands for the default feed's first page, which it shows."""
+        if feed == default_feed and tag is None and page == 1:
+            return self.home()
+        return self.listing(feed, tag, page)
+
     def feed_path(self, feed: str, fmt: str, tag: str | None = None, page: int = 1) -> str:
         return self.listing_path(feed, tag, page) + FILENAMES[fmt]
 

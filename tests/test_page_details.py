@@ -73,8 +73,10 @@ def test_a_post_without_pictures_previews_with_the_feed_icon(news, client):
     assert meta(page, "og:description") == "No pictures here."
 
 
-def test_home_page_carries_the_blogs_preview_meta(news, client):
-    page = parse(client.get("/"))
+@pytest.mark.parametrize("path", ["/", "/news/"])
+def test_home_page_carries_the_blogs_preview_meta(news, client, path):
+    page = parse(client.get(path))
+    assert page.xpath('//link[@rel="canonical"]/@href') == [f"{BASE}/"]  # one page, one URL
     assert meta(page, "og:type") == "website"
     assert meta(page, "og:title") == "From the Waters...."
     assert meta(page, "og:url") == f"{BASE}/"

@@ -67,15 +67,17 @@ def _subscription(parent: etree._Element, text: str, xml_url: str, html_url: str
 
 
 def sitemap(feeds: Sequence[FeedMap], urls: Urls, default_feed: str) -> bytes:
-    """A sitemaps.org urlset: home, every list page, tag page and post, with lastmod."""
+    """A sitemaps.org urlset: home, every list page, tag page and post, with lastmod;
+    each page under its canonical URL only."""
     # The default namespace: lxml-stubs types nsmap keys as str only.
     root = etree.Element(f"{{{SITEMAP_NS}}}urlset", nsmap={None: SITEMAP_NS})  # type: ignore[dict-item]
-    home = _feed_map(feeds, default_feed)
-    _url(root, urls.home(), home.updated_at if home else last_change(feeds))
+    if _feed_map(feeds, default_feed) is None:  # else the home page is the feed's first page
+        _url(root, urls.home(), last_change(feeds))
     for site in feeds:
         slug = site.feed.slug
         for page in site.listings:
-            _url(root, urls.listing(slug, page.tag, page.number), page.updated_at)
+            url = urls.canonical_listing(default_feed, slug, page.tag, page.number)
+            _url(root, url, page.updated_at)
         for post_slug, updated_at in site.posts:
             _url(root, urls.post(slug, post_slug), updated_at)
     return _xml(root)

@@ -67,7 +67,7 @@ def home() -> str:
     with core.reading() as session:
         all_feeds = catalog.all_feeds(session)
         if any(feed.slug == default for feed in all_feeds):
-            return _render_listing(session, default, None, 1, home=True)
+            return _render_listing(session, default, None, 1)
     return render_template("feeds_index.html", feeds=all_feeds, feed=None)
 
 
@@ -85,14 +85,12 @@ def listing(feed: str, tag: str | None = None, page: int | None = None) -> str |
         return _render_listing(session, feed, tag, page or 1)
 
 
-def _render_listing(
-    session: Session, feed: str, tag: str | None, page: int, *, home: bool = False
-) -> str:
+def _render_listing(session: Session, feed: str, tag: str | None, page: int) -> str:
     core = core_of_app()
     found = documents.listing(
         session, feed, tag=tag, number=page, per_page=core.config.feeds.items, now=core.now()
     )
-    url = core.urls.home() if home else core.urls.listing(feed, tag, page)
+    url = core.urls.canonical_listing(core.config.site.default_feed, feed, tag, page)
     description = (
         f"Posts tagged “{found.tag_name}” on {found.feed.title}"
         if found.tag_name
