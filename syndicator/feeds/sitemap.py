@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from syndicator.feeds import catalog
-from syndicator.models import Feed, Post
+from syndicator.models import Feed
 from syndicator.posts import store
 
 
@@ -47,16 +47,23 @@ def walk(session: Session, *, per_page: int, now: datetime) -> list[FeedMap]:
 
 
 def _feed_map(session: Session, feed: Feed, per_page: int, now: datetime) -> FeedMap:
-    posts = store.visible(session, feed.slug, now)
+    posts = store.stamps(session, feed.slug, now)
+    by_tag: dict[str, list[store.Stamp]] = {}
+    for post in posts:
+        for tag in post.tags:
+            by_tag.setdefault(tag, []).append(post)
     listings = list(_pages(None, None, posts, per_page, feed.changed_at))
     for tag, name in store.tags(session, feed.slug, now):
-        tagged = [post for post in posts if any(t.tag_slug == tag for t in post.tags)]
-        listings += _pages(tag, name, tagged, per_page, feed.changed_at)
+        listings += _pages(tag, name, by_tag.get(tag, []), per_page, feed.changed_at)
     return FeedMap(feed, tuple(listings), tuple((post.slug, post.updated_at) for post in posts))
 
 
 def _pages(
-    tag: str | None, name: str | None, posts: Sequence[Post], per_page: int, empty: datetime
+    tag: str | None,
+    name: str | None,
+    posts: Sequence[store.Stamp],
+    per_page: int,
+    empty: datetime,
 ) -> Iterator[Listing]:
     """The pages `store.page` serves: chunks of `per_page`, one (empty) page at least."""
     starts = range(0, len(posts), per_page) if posts else range(1)

@@ -338,3 +338,28 @@ def tags(session: Session, feed_slug: str, now: datetime) -> list[tuple[str, str
         .order_by(PostTag.tag_slug)
     )
     return [(slug, name) for slug, name in rows]
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """A visible post as a site map sees it: where it is, when it changed, its tags."""
+
+    slug: str
+    updated_at: datetime
+    tags: frozenset[str]
+
+
+def stamps(session: Session, feed_slug: str, now: datetime) -> list[Stamp]:
+    """Every visible post of a feed, newest first (as `page` orders), without its content."""
+    visible_ids = _visible(feed_slug, now).with_only_columns(Post.id)
+    tagged: dict[int, set[str]] = {}
+    for post_id, tag in session.execute(
+        select(PostTag.post_id, PostTag.tag_slug).where(PostTag.post_id.in_(visible_ids))
+    ):
+        tagged.setdefault(post_id, set()).add(tag)
+    rows = session.execute(
+        _visible(feed_slug, now)
+        .with_only_columns(Post.id, Post.slug, Post.updated_at)
+        .order_by(Post.published_at.desc(), Post.id.desc())
+    )
+    return [Stamp(slug, updated, frozenset(tagged.get(id_, ()))) for id_, slug, updated in rows]
