@@ -34,7 +34,7 @@ def site(make_config: Any, clock: FakeClock, tmp_path: Path) -> Iterator[Any]:
     sender.send_pending(core)
     (to_confirm,) = [m for m in mailbox.Maildir(tmp_path / "mail") if m["To"] == CONFIRMED]
     link = re.search(r"http://127\.0\.0\.1:8000(/confirm/\S+)", to_confirm.as_string())
-    assert client.post(link.group(1)).status_code == 200
+    assert client.post(link.group(1)).status_code == 303  # confirmed, and back to the page
     yield core, client
     core.close()
 
