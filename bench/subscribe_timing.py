@@ -56,7 +56,7 @@ def site(folder: Path) -> tuple[Any, Any]:
     sender.send_pending(core)
     mail = next(m for m in mailbox.Maildir(folder / "mail") if m["To"] == "confirmed@example.org")
     link = re.search(r"https?://[^/]+(/confirm/\S+)", mail.as_string())
-    assert link and client.post(link.group(1)).status_code == 200
+    assert link and client.post(link.group(1)).status_code == 303
     return core, client
 
 
