@@ -106,8 +106,10 @@ def _digest_html(core: core_module.Core) -> str:
     with core.reading() as session:
         feed = catalog.get(session, FEED)
         posts = store.visible(session, FEED, core.now())
-        items = [compose.item(post, letterhead) for post in posts]
-        recipient = compose.Recipient("reader@example.org", "daily", "unsubscribe-token")
+        items = [compose.item(post, feed, letterhead) for post in posts]
+        recipient = compose.Recipient(
+            "reader@example.org", "daily", "unsubscribe-token", first_digest=True
+        )
         raw = compose.digest(
             letterhead, feed, items, recipient, message_id="<screens@example.org>", date=core.now()
         )
