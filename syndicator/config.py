@@ -46,6 +46,18 @@ class Feeds:
     items: int = 20
     full_content: bool = True
     max_age_seconds: int = 300
+    # A client fetching one feed URL again sooner than this without a conditional
+    # request gets 429 with Retry-After (0: off).
+    min_poll_seconds: int = 0
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Audience counting (syndicator.stats)."""
+
+    enabled: bool = True
+    keep_days: int = 400
+    flush_seconds: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -115,6 +127,8 @@ class Server:
     threads: int = 8
     connection_limit: int = 100
     channel_timeout: int = 120
+    # Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For is believed.
+    trusted_proxies: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -134,6 +148,7 @@ class Config:
     scheduler: Scheduler = field(default_factory=Scheduler)
     admin: Admin = field(default_factory=Admin)
     server: Server = field(default_factory=Server)
+    stats: Stats = field(default_factory=Stats)
     source: str = "built-in defaults"
     base_dir: Path = field(default_factory=Path.cwd)
     # Keys the configuration left empty, whose values were derived: "site.base_url", "email.from".
@@ -186,6 +201,7 @@ _TOP_LEVEL = (
     "scheduler",
     "admin",
     "server",
+    "stats",
 )
 
 
@@ -364,6 +380,7 @@ def validate(config: Config) -> Config:
         ("digest.subscribe_limit_per_email", config.digest.subscribe_limit_per_email),
         ("server.threads", config.server.threads),
         ("server.channel_timeout", config.server.channel_timeout),
+        ("stats.keep_days", config.stats.keep_days),
     ):
         if value < 1:
             raise ConfigError(source, key, "must be at least 1")
@@ -373,6 +390,16 @@ def validate(config: Config) -> Config:
     for key in ("poll_seconds", "stale_after_seconds", "backlog_alert_seconds"):
         if getattr(config.scheduler, key) <= 0:
             raise ConfigError(source, f"scheduler.{key}", "must be greater than 0")
+    if config.feeds.min_poll_seconds < 0:
+        raise ConfigError(source, "feeds.min_poll_seconds", "must be 0 (off) or more")
+    if config.stats.flush_seconds <= 0:
+        raise ConfigError(source, "stats.flush_seconds", "must be greater than 0")
+    for proxy in config.server.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            reason = f"{proxy!r} is not an IP address or network"
+            raise ConfigError(source, "server.trusted_proxies", reason) from None
     _validate_webhooks(config.webhooks, source)
     _validate_email(config.email, source)
     return config

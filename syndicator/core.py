@@ -22,6 +22,7 @@ from syndicator.errors import StorageUnavailable
 from syndicator.feeds import catalog
 from syndicator.feeds.cache import RenderCache, VersionBoard
 from syndicator.metrics import Metrics
+from syndicator.stats.tally import Tally
 from syndicator.urls import Urls
 from syndicator.writelock import FifoLock
 
@@ -45,9 +46,15 @@ class Core:
     metrics: Metrics = field(default_factory=Metrics)
     cache: RenderCache = field(default_factory=RenderCache)
     versions: VersionBoard = field(init=False)
+    tally: Tally = field(init=False)
 
     def __post_init__(self) -> None:
         self.versions = VersionBoard(self._read_versions)
+        self.tally = Tally(
+            timezone=self.timezone,
+            trusted_proxies=self.config.server.trusted_proxies,
+            min_poll_seconds=self.config.feeds.min_poll_seconds,
+        )
         self._write_turn: AbstractContextManager[object] = (
             FifoLock() if db.is_sqlite(self.engine) else nullcontext()
         )

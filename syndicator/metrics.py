@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
 _STATUSES = frozenset(status.value for status in HTTPStatus)
@@ -74,12 +74,26 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        # Labels are feed slugs (rows an operator made) and the five fixed sources.
+        self.audience = Gauge(
+            "syndicator_feed_audience",
+            "People following a feed today, by source (docs/audience.md).",
+            ["feed", "source"],
+            registry=self.registry,
+        )
         self.mails = Counter(
             "syndicator_mails",
             "Mails handed to the transport, by outcome.",
             ["outcome"],
             registry=self.registry,
         )
+
+    def set_audience(self, feeds: dict[str, dict[str, int]]) -> None:
+        """Today's audience: {feed: {source: people}}; feeds no longer there drop out."""
+        self.audience.clear()
+        for feed, sources in feeds.items():
+            for source, people in sources.items():
+                self.audience.labels(feed, source).set(people)
 
     def observe_request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
         """Count one answered request; `endpoint` must be a URL rule or another fixed name."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from sqlalchemy import (
+    BigInteger,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -361,3 +363,63 @@ class WorkerBeat(Base):
 
     owner: Mapped[str] = mapped_column(String(80), primary_key=True)
     beat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- Audience (syndicator.stats): per-day counters; no address or User-Agent stored ---
+
+
+class FeedTraffic(Base):
+    """Requests of one feed URL on one day (site time zone); added to by every process."""
+
+    __tablename__ = "stats_traffic"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    feed: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(200), primary_key=True)  # "" for the whole feed
+    format: Mapped[str] = mapped_column(String(10), primary_key=True)
+    page: Mapped[int] = mapped_column(Integer, primary_key=True)
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    full: Mapped[int] = mapped_column(BigInteger, default=0)  # answered 200
+    not_modified: Mapped[int] = mapped_column(BigInteger, default=0)  # answered 304
+    throttled: Mapped[int] = mapped_column(BigInteger, default=0)  # answered 429
+    bytes_sent: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class FeedPollers(Base):
+    """Distinct direct pollers of one feed URL on one day, as a sketch of salted hashes."""
+
+    __tablename__ = "stats_pollers"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    feed: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(200), primary_key=True)
+    format: Mapped[str] = mapped_column(String(10), primary_key=True)
+    page: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sketch: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AggregatorCount(Base):
+    """The latest subscriber count an aggregator reported for one feed URL on one day."""
+
+    __tablename__ = "stats_aggregators"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    feed: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(200), primary_key=True)
+    format: Mapped[str] = mapped_column(String(10), primary_key=True)
+    page: Mapped[int] = mapped_column(Integer, primary_key=True)
+    aggregator: Mapped[str] = mapped_column(String(40), primary_key=True)
+    subscribers: Mapped[int] = mapped_column(Integer)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ChannelCount(Base):
+    """A feed's channel audience as the worker last counted it that day."""
+
+    __tablename__ = "stats_channels"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    feed: Mapped[str] = mapped_column(String(200), primary_key=True)
+    email: Mapped[int] = mapped_column(Integer)
+    webhooks: Mapped[int] = mapped_column(Integer)
+    websub: Mapped[int] = mapped_column(Integer)

@@ -18,6 +18,7 @@ from syndicator.core import Core
 from syndicator.delivery import heartbeats
 from syndicator.mail import digests, sender
 from syndicator.posts import store
+from syndicator.stats import flusher
 from syndicator.webhooks import channel, fanout
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ def tick(core: Core) -> TickReport:
     sent = deliver_webhooks(core)
     digests_planned = digests.plan_due(core)
     mails = sender.send_pending(core)
+    if core.config.stats.enabled:
+        flusher.upkeep(core)
     core.metrics.mails.labels("sent").inc(mails.sent)
     core.metrics.mails.labels("failed").inc(mails.failed)
     return TickReport(

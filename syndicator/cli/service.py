@@ -21,6 +21,7 @@ from syndicator.cli import (
 )
 from syndicator.config import Config
 from syndicator.posts import importer
+from syndicator.stats import flusher
 
 
 @cli.command()
@@ -61,6 +62,7 @@ def _run_web(config: Config, host: str, port: int, *, with_scheduler: bool) -> N
         _import_at_start(core)
         app = create_app(core=core)
         scheduler = worker.start_in_background(core) if with_scheduler else None
+        counting = flusher.start(core)
         base_url = core.config.site.base_url
         if "site.base_url" in core.config.derived:
             click.echo(f"syndicator serving {served}/ (links use it: [site] base_url is not set)")
@@ -71,6 +73,8 @@ def _run_web(config: Config, host: str, port: int, *, with_scheduler: bool) -> N
         finally:
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
+            if counting is not None:
+                counting.stop()
 
 
 @cli.command("worker")

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any, cast
 
 import email_validator
-from sqlalchemy import Select, Table, bindparam, case, select, update
+from sqlalchemy import Select, Table, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -374,3 +374,13 @@ def _listed(feed: str | None, status: str | None) -> Select[Any]:
 
 
 _BY_ID = paging.Keyset((Subscriber.id,))
+
+
+def confirmed_per_feed(session: Session) -> dict[str, int]:
+    """How many confirmed subscribers each feed has (the audience counts them)."""
+    query = (
+        select(Subscriber.feed_slug, func.count())
+        .where(Subscriber.status == SubscriberStatus.CONFIRMED)
+        .group_by(Subscriber.feed_slug)
+    )
+    return {feed: count for feed, count in session.execute(query).tuples()}

@@ -6,6 +6,7 @@ gunicorn (`gunicorn 'syndicator:create_app()'`).
 
 from __future__ import annotations
 
+import atexit
 import time
 from urllib.parse import urlsplit
 
@@ -17,6 +18,7 @@ from syndicator import config as config_module
 from syndicator import core as core_module
 from syndicator.config import Config
 from syndicator.core import Core
+from syndicator.stats import flusher
 from syndicator.web import (
     access,
     api,
@@ -34,9 +36,11 @@ from syndicator.web.context import core_of_app
 
 def create_app(config: Config | None = None, *, core: Core | None = None) -> Flask:
     """Build the WSGI app; with no arguments, from the config the CLI would find."""
-    if core is None:
+    if core is None:  # the process is ours (gunicorn): its counts are ours to flush
         core = core_module.build(config or config_module.load())
         core_module.prepare(core, migrate=True)
+        if (counting := flusher.start(core)) is not None:
+            atexit.register(counting.stop)
     app = Flask(__name__, static_folder=None)  # no static files: every URL is the blog's
     app.extensions["syndicator"] = core
     app.json = _FieldOrderJSON(app)

@@ -3,7 +3,7 @@
 Feed readers poll the same few URLs all day; for a warm cache the answer is
 bytes and five headers. Routing, the request context and the view cost more
 than that, so a hit is answered here, with the same response object the Flask
-view would build (`feeds.cached_response`) and the same log line and metrics
+view would build (`feeds.counted_response`) and the same log line and metrics
 (`access.observe`). Anything else (a miss, a browser asking for HTML, a redirect,
 an unknown feed, another method, a database that never answered) falls through
 to Flask unchanged, so the rest of the app's behaviour, error pages included,
@@ -21,6 +21,7 @@ from syndicator.core import Core
 from syndicator.errors import StorageUnavailable
 from syndicator.feeds import formats, serving
 from syndicator.feeds.cache import Rendered
+from syndicator.stats.tally import FeedUrl
 from syndicator.web import access, feeds
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -43,13 +44,12 @@ class FeedFastPath:
         found = self._hit(environ)
         if found is None:
             return self.app(environ, start_response)
-        rule, fmt, rendered = found
-        max_age = self.core.config.feeds.max_age_seconds
-        response = feeds.cached_response(environ, rendered, fmt, max_age)
+        rule, url, rendered = found
+        response = feeds.counted_response(self.core, environ, rendered, url)
         access.observe(self.core, environ, rule, response.status_code, started)
         return response(environ, start_response)
 
-    def _hit(self, environ: dict[str, Any]) -> tuple[str, str, Rendered] | None:
+    def _hit(self, environ: dict[str, Any]) -> tuple[str, FeedUrl, Rendered] | None:
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD") or feeds.may_want_html(environ):
             return None
         match = _FEED_PATH.fullmatch(environ.get("PATH_INFO", ""))
@@ -62,4 +62,5 @@ class FeedFastPath:
             return None  # Flask answers with the outage page
         if rendered is None:
             return None
-        return feeds.RULES[tag is not None, match["page"] is not None], fmt, rendered
+        url = FeedUrl(match["feed"], tag or "", fmt, page)
+        return feeds.RULES[tag is not None, match["page"] is not None], url, rendered

@@ -22,8 +22,10 @@ from werkzeug.http import (
 )
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from syndicator.core import Core
 from syndicator.feeds import documents, formats, serving
 from syndicator.feeds.cache import Rendered
+from syndicator.stats.tally import FeedUrl, Visit
 from syndicator.web.context import core_of_app
 
 blueprint = Blueprint("feeds", __name__)
@@ -58,7 +60,36 @@ def feed_document(
     if wants_html(fmt):
         return _preview(feed, fmt, tag, page)
     rendered = serving.feed_bytes(core, feed, fmt, tag=tag, page=page)
-    return cached_response(request.environ, rendered, fmt, core.config.feeds.max_age_seconds)
+    return counted_response(core, request.environ, rendered, FeedUrl(feed, tag or "", fmt, page))
+
+
+def counted_response(core: Core, environ: Environ, rendered: Rendered, url: FeedUrl) -> Response:
+    """The feed response, counted for the audience (docs/audience.md); 429 with Retry-After
+    for a client polling sooner than `[feeds] min_poll_seconds` without a condition."""
+    response = cached_response(environ, rendered, url.format, core.config.feeds.max_age_seconds)
+    if not core.config.stats.enabled:
+        return response
+    status = response.status_code
+    sent = status == 200 and environ.get("REQUEST_METHOD") != "HEAD"
+    visit = Visit(
+        url,
+        remote=environ.get("REMOTE_ADDR", ""),
+        forwarded=environ.get("HTTP_X_FORWARDED_FOR"),
+        agent=environ.get("HTTP_USER_AGENT", ""),
+        status=status,
+        size=len(rendered.body) if sent else 0,
+        conditional=not _CONDITIONS.isdisjoint(environ),
+    )
+    retry_after = core.tally.count(visit, core.now())
+    if retry_after is None:
+        return response
+    every = core.config.feeds.min_poll_seconds
+    message = (
+        f"This feed answers each client at most once every {every} s without "
+        f"If-None-Match or If-Modified-Since; retry after {retry_after} s.\n"
+    )
+    headers = {"Retry-After": str(retry_after), "Cache-Control": "no-store"}
+    return Response(message, 429, headers=headers, content_type="text/plain; charset=utf-8")
 
 
 def cached_response(environ: Environ, rendered: Rendered, fmt: str, max_age: int) -> Response:

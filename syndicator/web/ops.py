@@ -18,6 +18,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from syndicator.core import Core
 from syndicator.delivery import heartbeats, queue
 from syndicator.models import Channel
+from syndicator.stats import audience
+from syndicator.stats.tally import day_of
 from syndicator.web.context import core_of_app
 
 blueprint = Blueprint("ops", __name__)
@@ -103,5 +105,23 @@ def _mail(failure: queue.Failure | None) -> Check:
 
 @blueprint.get("/metrics")
 def metrics() -> Response:
-    body = core_of_app().metrics.exposition()
+    core = core_of_app()
+    if core.config.stats.enabled:
+        _set_audience(core)
+    body = core.metrics.exposition()
     return Response(body, content_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+def _set_audience(core: Core) -> None:
+    """Today's audience per feed and source, read when scraped; left out if the database is away."""
+    try:
+        with core.reading() as session:
+            figures = audience.current(session, day_of(core.now(), core.timezone))
+    except SQLAlchemyError:
+        return
+    core.metrics.set_audience(
+        {
+            feed: {name: day.source(name) for name in audience.SOURCES}
+            for feed, day in figures.items()
+        }
+    )

@@ -255,3 +255,16 @@ def matches(endpoint: WebhookEndpoint, event: WebhookEvent) -> bool:
         and (not wanted_types or event.type in wanted_types)
         and (not wanted_feeds or event.feed_slug in wanted_feeds)
     )
+
+
+def active_per_feed(session: Session, feeds: list[str]) -> dict[str, int]:
+    """How many active endpoints follow each of `feeds` (an empty filter follows every feed)."""
+    counts = dict.fromkeys(feeds, 0)
+    query = select(WebhookEndpoint.feed_slugs).where(
+        WebhookEndpoint.status == EndpointStatus.ACTIVE
+    )
+    for filtered in session.scalars(query):
+        followed = json.loads(filtered) or feeds
+        for feed in set(followed) & counts.keys():
+            counts[feed] += 1
+    return counts

@@ -62,6 +62,7 @@ class Operation:
     body: dict[str, Any] | None = None
     query: tuple[dict[str, Any], ...] = ()
     public: bool = False
+    media_type: str = JSON  # of the answer
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def _operation(operation: Operation) -> dict[str, Any]:
     status, schema = operation.answer
     answer: dict[str, Any] = {"description": operation.summary}
     if schema is not None:
-        answer["content"] = {JSON: {"schema": schema}}
+        answer["content"] = {operation.media_type: {"schema": schema}}
     if status == 201:
         answer["headers"] = {"Location": {"schema": {"type": "string"}}}
     variables = _PATH_VARIABLE.findall(operation.path)
