@@ -383,4 +383,4 @@ def confirmed_per_feed(session: Session) -> dict[str, int]:
         .where(Subscriber.status == SubscriberStatus.CONFIRMED)
         .group_by(Subscriber.feed_slug)
     )
-    return {feed: count for feed, count in session.execute(query).tuples()}
+    return {feed: count for feed, count in session.execute(query)}

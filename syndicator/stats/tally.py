@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from syndicator.stats import agents, clients
@@ -22,10 +23,11 @@ from syndicator.stats.distinct import Sketch
 MAX_REMEMBERED = 32_768
 # Counter positions in Batch.traffic values.
 REQUESTS, FULL, NOT_MODIFIED, THROTTLED, BYTES = range(5)
+_STATUS_COLUMNS = {200: FULL, 304: NOT_MODIFIED, 429: THROTTLED}
+MAX_PENDING = 50_000  # requests queued before the request thread folds them itself
 
 
-@dataclass(frozen=True, order=True)
-class FeedUrl:
+class FeedUrl(NamedTuple):
     """One feed URL: a feed or one of its tags, a format, a page."""
 
     feed: str
@@ -34,16 +36,15 @@ class FeedUrl:
     page: int
 
 
-@dataclass(frozen=True)
-class Visit:
+class Visit(NamedTuple):
     """One answered feed request, as the web layer saw it."""
 
     url: FeedUrl
     remote: str
     forwarded: str | None
     agent: str
-    status: int  # 200 or 304 (or 412) before polite polling had its say
-    size: int  # body bytes a 200 sends
+    status: int  # 200, 304 (or 412); 429 once polite polling refused it
+    size: int  # body bytes sent
     conditional: bool
 
 
@@ -85,51 +86,74 @@ class Tally:
         self.min_poll_seconds = min_poll_seconds
         self.salt = clients.DailySalt()
         self._batch = Batch()
+        self._pending: deque[tuple[datetime, Visit]] = deque()
         self._last_fetch: OrderedDict[int, float] = OrderedDict()
         self._lock = threading.Lock()
         self.next_upkeep_at: datetime | None = None  # the worker's (stats.flusher.upkeep)
 
     def count(self, visit: Visit, now: datetime) -> int | None:
-        """Count a request; the Retry-After seconds when polite polling refuses it."""
-        day = day_of(now, self.timezone)
-        remote = clients.address(visit.remote, visit.forwarded, self.trusted)
-        client = self.salt.client_hash(day, remote, visit.agent)
-        report = agents.reported(visit.agent)
-        key = (day, visit.url)
-        with self._lock:
-            retry_after = self._too_soon(hash((client, visit.url)), visit, now.timestamp())
-            counts = self._batch.traffic.get(key) or self._batch.traffic.setdefault(key, [0] * 5)
-            counts[REQUESTS] += 1
-            if retry_after is not None:
-                counts[THROTTLED] += 1
-            elif visit.status == 200:
-                counts[FULL] += 1
-                counts[BYTES] += visit.size
-            elif visit.status == 304:
-                counts[NOT_MODIFIED] += 1
-            if report is None:
-                self._batch.pollers.setdefault(key, Sketch()).add(client)
-            elif report.subscribers is not None:
-                self._batch.reports[(day, visit.url, report.aggregator)] = (
-                    report.subscribers,
-                    now,
-                )
+        """Count a request; the Retry-After seconds when polite polling refuses it.
+
+        The request thread only appends to a queue: hashing, parsing and adding
+        up happen once per distinct request when the queue is folded (at flush,
+        or here once MAX_PENDING wait).
+        """
+        retry_after = self._too_soon(visit, now) if self.min_poll_seconds else None
+        if retry_after is not None:
+            visit = visit._replace(status=429, size=0)
+        self._pending.append((now, visit))
+        if len(self._pending) >= MAX_PENDING:
+            self._fold()
         return retry_after
 
-    def _too_soon(self, fetcher: int, visit: Visit, at: float) -> int | None:
-        if not self.min_poll_seconds:
-            return None
-        last = self._last_fetch.get(fetcher)
-        if last is not None and not visit.conditional and at - last < self.min_poll_seconds:
-            return max(1, math.ceil(self.min_poll_seconds - (at - last)))
-        self._last_fetch[fetcher] = at
-        self._last_fetch.move_to_end(fetcher)
-        if len(self._last_fetch) > MAX_REMEMBERED:
-            self._last_fetch.popitem(last=False)
+    def _client(self, day: date, visit: Visit) -> int:
+        remote = clients.address(visit.remote, visit.forwarded, self.trusted)
+        return self.salt.client_hash(day, remote, visit.agent)
+
+    def _too_soon(self, visit: Visit, now: datetime) -> int | None:
+        fetcher = hash((self._client(day_of(now, self.timezone), visit), visit.url))
+        at = now.timestamp()
+        with self._lock:
+            last = self._last_fetch.get(fetcher)
+            if last is not None and not visit.conditional and at - last < self.min_poll_seconds:
+                return max(1, math.ceil(self.min_poll_seconds - (at - last)))
+            self._last_fetch[fetcher] = at
+            self._last_fetch.move_to_end(fetcher)
+            if len(self._last_fetch) > MAX_REMEMBERED:
+                self._last_fetch.popitem(last=False)
         return None
+
+    def _fold(self) -> None:
+        """Add the queued requests to the batch, alike ones together."""
+        alike: Counter[tuple[date, Visit]] = Counter()
+        latest: dict[tuple[date, Visit], datetime] = {}
+        for _ in range(len(self._pending)):
+            now, visit = self._pending.popleft()
+            key = (day_of(now, self.timezone), visit)
+            alike[key] += 1
+            latest[key] = now
+        with self._lock:
+            for (day, visit), times in alike.items():
+                self._add(day, visit, times, latest[day, visit])
+
+    def _add(self, day: date, visit: Visit, times: int, seen_at: datetime) -> None:
+        counts = self._batch.traffic.setdefault((day, visit.url), [0] * 5)
+        counts[REQUESTS] += times
+        counts[BYTES] += visit.size * times
+        column = _STATUS_COLUMNS.get(visit.status)
+        if column is not None:
+            counts[column] += times
+        report = agents.reported(visit.agent)
+        if report is None:
+            self._batch.pollers.setdefault((day, visit.url), Sketch()).add(self._client(day, visit))
+        elif report.subscribers is not None:
+            named = (day, visit.url, report.aggregator)
+            if named not in self._batch.reports or self._batch.reports[named][1] <= seen_at:
+                self._batch.reports[named] = (report.subscribers, seen_at)
 
     def drain(self) -> Batch:
         """Everything counted so far; counting starts again from nothing."""
+        self._fold()
         with self._lock:
             batch, self._batch = self._batch, Batch()
         return batch
