@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
+from pathlib import Path
 from typing import Any
 
-from factories import import_folder
+from factories import add_endpoint, add_subscriber, import_folder
 from sqlalchemy import select
 
 from syndicator.core import Core
@@ -15,6 +17,7 @@ FEEDLY = "Feedly/1.0 (+http://www.feedly.com/fetcher.html; {} subscribers; )"
 NEWSBLUR = (
     "NewsBlur Feed Fetcher - {} subscribers - https://www.newsblur.com/site/1/news (Mozilla/5.0)"
 )
+INOREADER = "Inoreader/1.0 (+http://www.inoreader.com/feed-fetcher; {} subscribers; )"
 READER = "Mozilla/5.0 (compatible; Miniflux/2.2.3; +https://miniflux.app)"
 TABLES = (FeedTraffic, FeedPollers, AggregatorCount, ChannelCount)
 
@@ -46,3 +49,51 @@ def rows(core: Core, table: Any) -> list[Any]:
 def traffic(core: Core) -> dict[tuple[str, str, int], FeedTraffic]:
     """(tag, format, page) -> the row, for feed `news`."""
     return {(row.tag, row.format, row.page): row for row in rows(core, FeedTraffic)}
+
+
+SHIPPED_BLOG = Path(__file__).parent.parent / "feeds"
+SHIPPED_FEED = "from-the-waters"
+_AGENTS = (
+    "Mozilla/5.0 (compatible; Miniflux/2.2.3; +https://miniflux.app)",
+    "NetNewsWire (RSS Reader; https://netnewswire.com/)",
+    "Tiny Tiny RSS/24.02 (https://tt-rss.org/)",
+    "FreshRSS/1.23.1 (Linux; https://freshrss.org)",
+)
+
+
+def audience_days(app: Any, clock: Any, feed: str, days: int = 30) -> None:
+    """`days` days of a growing audience, one flush and one worker upkeep per day, ending on
+    the clock's day: aggregators polling two formats, direct readers (some with a 304),
+    email subscribers and a webhook arriving. Seeded, so every run makes the same figures."""
+    core = app.extensions["syndicator"]
+    generator = random.Random(2026)
+    clock.advance(days=-(days - 1))
+    for day in range(days):
+        for path in (f"/{feed}/atom.xml", f"/{feed}/rss.xml"):
+            fetch(app, path, agent=FEEDLY.format(40 + 2 * day), address="192.0.2.10")
+            fetch(app, path, agent=NEWSBLUR.format(3 + day // 8), address="192.0.2.20")
+        inoreader = (
+            f"Inoreader/1.0 (+http://www.inoreader.com/feed-fetcher; {9 + day // 3} subscribers; )"
+        )
+        fetch(app, f"/{feed}/atom.xml", agent=inoreader, address="192.0.2.30")
+        for reader in range(12 + day // 2 + generator.randrange(4)):
+            agent, path = (
+                _AGENTS[reader % 4],
+                f"/{feed}/{('atom.xml', 'rss.xml', 'feed.json')[reader % 3]}",
+            )
+            first = fetch(app, path, agent=agent, address=f"203.0.113.{reader}")
+            fetch(
+                app,
+                path,
+                agent=agent,
+                address=f"203.0.113.{reader}",
+                if_none_match=first.headers["ETag"],
+            )
+        if day % 6 == 2:
+            add_subscriber(core, f"reader{day}@example.org", feed=feed)
+        if day == 10:
+            add_endpoint(core, "http://127.0.0.1:9/hooks/new-posts")
+        flusher.flush(core)
+        flusher.upkeep(core)
+        if day < days - 1:
+            clock.advance(days=1)
