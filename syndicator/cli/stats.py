@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
 
 from syndicator import core as core_module
@@ -16,20 +18,28 @@ _TRAFFIC = ("requests", "200", "304", "429")
 
 
 def sparkline(values: list[int]) -> str:
-    """One block character per value, scaled from zero to the largest."""
-    top = max(values, default=0)
-    if top == 0:
-        return BARS[0] * len(values)
-    return "".join(BARS[round(value * (len(BARS) - 1) / top)] for value in values)
+    """One block character per value, from the lowest value (▁) to the highest (█)."""
+    low, high = min(values, default=0), max(values, default=0)
+    if high == low:
+        return BARS[0 if high == 0 else -1] * len(values)
+    return "".join(BARS[round((value - low) * (len(BARS) - 1) / (high - low))] for value in values)
 
 
 @cli.command("stats")
 @click.argument("feed", required=False)
 @click.option("--days", default=30, show_default=True, type=click.IntRange(1, audience.MAX_DAYS))
+@click.option(
+    "--until",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="The last day shown (default: today, in [site] timezone).",
+)
 @with_core(migrate=True)
-def stats_command(core: core_module.Core, feed: str | None, days: int) -> None:
-    """Audience per day of FEED (each source apart), or of every feed today."""
-    today = day_of(core.now(), core.timezone)
+def stats_command(
+    core: core_module.Core, feed: str | None, days: int, until: datetime | None
+) -> None:
+    """Audience per day of FEED (each source apart), or of every feed on its last day."""
+    today = until.date() if until else day_of(core.now(), core.timezone)
     with core.reading() as session:
         feeds = [feed] if feed else [found.slug for found in catalog.all_feeds(session)]
         series = {slug: audience.series(session, slug, today=today, days=days) for slug in feeds}
@@ -39,9 +49,13 @@ def stats_command(core: core_module.Core, feed: str | None, days: int) -> None:
         _every_feed(series)
 
 
-def _row(cells: tuple[object, ...], first_width: int) -> str:
+def _row(cells: tuple[object, ...], first_width: int, headings: tuple[str, ...]) -> str:
+    """The first cell left-aligned, each other one right-aligned under its heading."""
     first, *rest = cells
-    return f"{first!s:<{first_width}}" + "".join(f"{cell!s:>12}" for cell in rest)
+    widths = [max(len(heading), 5) + 2 for heading in headings]
+    return f"{first!s:<{first_width}}" + "".join(
+        f"{cell!s:>{width}}" for cell, width in zip(rest, widths, strict=True)
+    )
 
 
 def _figures(day: audience.Day) -> tuple[int, ...]:
@@ -55,15 +69,16 @@ def _one_feed(feed: str, days: list[audience.Day], zone: str) -> None:
         f"{sparkline(values)}  now {values[-1]}, lowest {min(values)}, highest {max(values)}"
     )
     click.echo()
-    click.echo(_row(("day", *_HEADINGS, *_TRAFFIC), 12))
+    headings = (*_HEADINGS, *_TRAFFIC)
+    click.echo(_row(("day", *headings), 10, headings))
     for day in reversed(days):
         traffic = (day.requests, day.full, day.not_modified, day.throttled)
-        click.echo(_row((day.day, *_figures(day), *traffic), 12))
+        click.echo(_row((day.day, *_figures(day), *traffic), 10, headings))
 
 
 def _every_feed(series: dict[str, list[audience.Day]]) -> None:
     width = max((len(slug) for slug in series), default=4) + 2
-    click.echo(_row(("feed", *_HEADINGS), width) + "  trend")
+    click.echo(_row(("feed", *_HEADINGS), width, _HEADINGS) + "  trend")
     for slug, days in series.items():
         trend = sparkline([day.audience for day in days])
-        click.echo(_row((slug, *_figures(days[-1])), width) + f"  {trend}")
+        click.echo(_row((slug, *_figures(days[-1])), width, _HEADINGS) + f"  {trend}")

@@ -13,8 +13,8 @@ from typing import Any
 
 from syndicator.stats.audience import SOURCES, Day
 
-WIDTH, HEIGHT = 640, 300
-LEFT, RIGHT, TOP, BOTTOM = 56, 150, 40, 44
+WIDTH, HEIGHT = 720, 300
+LEFT, RIGHT, TOP, BOTTOM = 56, 190, 40, 44
 COLOURS = {
     "audience": "#111111",
     "aggregators": "#1f77b4",
