@@ -1,15 +1,17 @@
 """Publisher benchmark (issue 2): serving a feed, and rendering one cold.
 
-    python bench/feeds.py            # about 1.5 minutes
-    python bench/feeds.py --quick    # under a minute, noisier
+    python bench/feeds.py            # about 2.5 minutes
+    python bench/feeds.py --quick    # about a minute, noisier
 
 (a) GET /<feed>/atom.xml (20 posts, render cache warm) and (b) the same URL
 answered 304 for its ETag, each in requests/s against a trivial route added to
-the same app that returns the same bytes. One waitress server (as `syndicator
-serve` runs it: threads=8) in a child process, one load tool (wrk, or a Python
-keep-alive client when wrk is missing), the three URLs measured in interleaved
-rounds with the same connections and duration; the median of the per-round
-ratios is compared with the target.
+the same app that returns the same bytes. Two waitress servers (as `syndicator
+serve` runs it: threads=8), one counting the audience (the default) and one
+with `[stats] enabled = false`, each in a child process, one load tool (wrk, or
+a Python keep-alive client when wrk is missing), the six URLs measured in
+interleaved rounds with the same connections and duration; the median of the
+per-round ratios is compared with the target, and the ratio with counting
+with the ratio without (issue 13: at least 95% of it).
 (c) cold renders of 1,000 and 10,000 entries in each format, against writing
 the same Atom document directly with lxml.etree (see bench/feeds_render.py).
 
@@ -46,6 +48,7 @@ from syndicator.posts import store
 FEED = "bench"
 POSTS = 20
 TARGET_RATIO = 0.8
+COUNTING_TARGET = 0.95  # audience counting keeps 95% of the ratio without it
 SERVER_CPU, CLIENT_CPU = 0, 1
 TRIVIAL_PATH = "/_bench/trivial"
 # About the size of the sample post in feeds/ (2 kB of Markdown), with links to absolutize.
@@ -85,8 +88,9 @@ FULL = Settings(rounds=8, seconds=2, render_repeats=3)
 QUICK = Settings(rounds=3, seconds=1, render_repeats=1)
 
 
-def bench_config(workdir: Path) -> config_module.Config:
+def bench_config(workdir: Path, *, counting: bool = True) -> config_module.Config:
     data = {
+        "stats": {"enabled": counting},
         "storage": {
             "database_url": f"sqlite:///{workdir / 'bench.db'}",
             "content_dir": str(workdir / "feeds"),
@@ -119,17 +123,20 @@ def seed(workdir: Path) -> None:
 # --- the server (child process) -------------------------------------------
 
 
-def serve(workdir: Path) -> None:
-    """The app as `syndicator serve` builds it, plus one trivial route for the baseline."""
+def serve(workdir: Path, counting: bool) -> None:
+    """The app as `syndicator serve` builds it (audience counting on or off, its flush
+    thread running), plus one trivial route for the baseline."""
     import waitress
     from flask import Response
 
     from syndicator.cli import cli
+    from syndicator.stats import flusher
     from syndicator.web import create_app
 
     cli.callback(config_path=None)  # logging exactly as `syndicator serve` sets it up
-    core = core_module.build(bench_config(workdir))
+    core = core_module.build(bench_config(workdir, counting=counting))
     app = create_app(core=core)
+    flusher.start(core)
     rendered = serving.feed_bytes(core, FEED, "atom")  # warms the render cache
 
     @app.get(TRIVIAL_PATH)
@@ -145,16 +152,18 @@ def serve(workdir: Path) -> None:
 class Server:
     """The child process serving the app, pinned to its own CPU."""
 
-    def __init__(self, workdir: Path, pinned: bool) -> None:
+    def __init__(self, workdir: Path, pinned: bool, counting: bool) -> None:
         args = [sys.executable, __file__, "--serve", str(workdir)]
         args += ["--cpu", str(SERVER_CPU)] if pinned else []
-        self.log = (workdir / "server.log").open("w")  # the access log, as in production
+        args += [] if counting else ["--no-counting"]
+        log = workdir / f"server-{'counting' if counting else 'plain'}.log"
+        self.log = log.open("w")  # the access log, as in production
         self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, text=True)
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
         if not line:
             self.stop()
-            raise RuntimeError(f"the server did not start:\n{(workdir / 'server.log').read_text()}")
+            raise RuntimeError(f"the server did not start:\n{log.read_text()}")
         started = json.loads(line)
         self.base = f"http://127.0.0.1:{started['port']}"
         self.etag, self.size = started["etag"], started["size"]
@@ -202,34 +211,42 @@ def feed_renders(server: Server) -> float:
     return sum(float(count) for count in counts)
 
 
+MODES = {"counting": True, "without": False}  # audience counting on, off
+
+
 def http_rates(
     workdir: Path, settings: Settings, load: feeds_load.Load, pinned: bool
 ) -> dict[str, list[Sample]]:
-    """Requests/s per target and round, the targets taking turns within each round."""
-    server = Server(workdir, pinned)
+    """Requests/s per target and round, the targets taking turns within each round: the
+    feed, its 304 and the trivial route of a server counting the audience and of one not."""
+    servers = {mode: Server(workdir, pinned, counting) for mode, counting in MODES.items()}
     try:
-        check_responses(server)
-        print(f"feed of {POSTS} posts: {server.size:,} bytes, as 200 and from the trivial route")
-        targets = {
-            "feed": (f"{server.base}/{FEED}/atom.xml", {}),
-            "feed_304": (f"{server.base}/{FEED}/atom.xml", {"If-None-Match": f'"{server.etag}"'}),
-            "trivial": (server.base + TRIVIAL_PATH, {}),
-        }
-        for url, headers in targets.values():  # warm-up: connections, code paths
+        targets: dict[str, tuple[Server, str, dict[str, str]]] = {}
+        for mode, server in servers.items():
+            check_responses(server)
+            page = f"{server.base}/{FEED}/atom.xml"
+            targets[f"{mode}:feed"] = (server, page, {})
+            targets[f"{mode}:feed_304"] = (server, page, {"If-None-Match": f'"{server.etag}"'})
+            targets[f"{mode}:trivial"] = (server, server.base + TRIVIAL_PATH, {})
+        size = servers["counting"].size
+        print(f"feed of {POSTS} posts: {size:,} bytes, as 200 and from the trivial route")
+        for _server, url, headers in targets.values():  # warm-up: connections, code paths
             load(url, 1, headers)
-        renders_before = feed_renders(server)
+        renders_before = [feed_renders(server) for server in servers.values()]
         samples: dict[str, list[Sample]] = {name: [] for name in targets}
         for round_number in range(settings.rounds):
-            order = list(targets)[round_number % 3 :] + list(targets)[: round_number % 3]
-            for name in order:
-                url, headers = targets[name]
+            turn = round_number % len(targets)
+            for name in list(targets)[turn:] + list(targets)[:turn]:
+                server, url, headers = targets[name]
                 cpu_before = server.cpu_seconds()
                 requests, seconds = load(url, settings.seconds, headers)
                 cpu = server.cpu_seconds() - cpu_before
                 samples[name].append(Sample(requests, seconds, cpu))
-        _require(feed_renders(server) == renders_before, "the feed was re-rendered mid-run")
+        renders_after = [feed_renders(server) for server in servers.values()]
+        _require(renders_after == renders_before, "the feed was re-rendered mid-run")
     finally:
-        server.stop()
+        for server in servers.values():
+            server.stop()
     return samples
 
 
@@ -240,22 +257,47 @@ def print_http(samples: dict[str, list[Sample]], tool: str, settings: Settings) 
     print(f"\nHTTP: waitress threads=8, load tool {tool}, {connections} keep-alive connections,")
     print(f"      {settings.rounds} interleaved rounds of {settings.seconds}s; medians")
     print("      req/s: wall clock; per CPU-s: requests per second of server CPU time\n")
-    print(f"{'':<26}{'req/s':>7}{'trivial':>8}{'ratio':>6}{'rounds':>11}", end="")
+    print(f"{'':<36}{'req/s':>7}{'trivial':>8}{'ratio':>6}{'rounds':>11}", end="")
     print(f"{'per CPU-s':>10}{'trivial':>8}{'ratio':>6}  target")
-    passed, trivial = True, samples["trivial"]
+    passed = True
     rows = (("(a) atom.xml 200, warm", "feed"), ("(b) atom.xml 304", "feed_304"))
+    for mode in MODES:
+        trivial = samples[f"{mode}:trivial"]
+        for label, name in rows:
+            mine = samples[f"{mode}:{name}"]
+            ratios = _ratios(mine, trivial)
+            ratio = statistics.median(ratios)
+            verdict = "PASS" if ratio >= TARGET_RATIO else "FAIL"
+            passed &= verdict == "PASS"
+            print(
+                f"{label + ', ' + mode + ' counting':<36}"
+                f"{_median(mine, 'rate'):>7.0f}{_median(trivial, 'rate'):>8.0f}"
+                f"{ratio:>6.2f}{min(ratios):>6.2f}-{max(ratios):.2f}"
+                f"{_median(mine, 'cpu_rate'):>10.0f}{_median(trivial, 'cpu_rate'):>8.0f}"
+                f"{_cpu_ratio(mine, trivial):>6.2f}  >= {TARGET_RATIO} {verdict}"
+            )
+    print("\naudience counting: ratio with counting / ratio without, per round; medians")
     for label, name in rows:
-        ratios = [mine.rate / base.rate for mine, base in zip(samples[name], trivial, strict=True)]
-        ratio = statistics.median(ratios)
-        verdict = "PASS" if ratio >= TARGET_RATIO else "FAIL"
+        kept = [
+            with_ / without
+            for with_, without in zip(
+                _ratios(samples[f"counting:{name}"], samples["counting:trivial"]),
+                _ratios(samples[f"without:{name}"], samples["without:trivial"]),
+                strict=True,
+            )
+        ]
+        share = statistics.median(kept)
+        verdict = "PASS" if share >= COUNTING_TARGET else "FAIL"
         passed &= verdict == "PASS"
         print(
-            f"{label:<26}{_median(samples[name], 'rate'):>7.0f}{_median(trivial, 'rate'):>8.0f}"
-            f"{ratio:>6.2f}{min(ratios):>6.2f}-{max(ratios):.2f}"
-            f"{_median(samples[name], 'cpu_rate'):>10.0f}{_median(trivial, 'cpu_rate'):>8.0f}"
-            f"{_cpu_ratio(samples[name], trivial):>6.2f}  >= {TARGET_RATIO} {verdict}"
+            f"{label:<36}{share:>6.3f}  ({min(kept):.2f}-{max(kept):.2f})"
+            f"  >= {COUNTING_TARGET} {verdict}"
         )
     return passed
+
+
+def _ratios(mine: list[Sample], base: list[Sample]) -> list[float]:
+    return [a.rate / b.rate for a, b in zip(mine, base, strict=True)]
 
 
 def _median(samples: list[Sample], measure: str) -> float:
@@ -275,11 +317,12 @@ def main() -> int:
     parser.add_argument("--python-load", action="store_true", help="ignore wrk even if present")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--cpu", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--no-counting", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
     if args.serve:
-        serve(args.serve)
+        serve(args.serve, counting=not args.no_counting)
         return 0
     settings = QUICK if args.quick else FULL
     pinned = {SERVER_CPU, CLIENT_CPU} <= os.sched_getaffinity(0)

@@ -105,6 +105,12 @@ def test_email_from_is_read(tmp_path):
         ('[email]\ndkim_domain = "b.org\\nX: y"\n', "email.dkim_domain", "one line"),
         ('[email]\ndkim_selector = "s\\u000bX"\n', "email.dkim_selector", "control characters"),
         ('[site]\nbase_url = "https://b.org/\\u001b"\n', "site.base_url", "http"),
+        ("[server]\ntrusted_proxies = ['10.0.0.0/33']\n", "server.trusted_proxies", "network"),
+        ("[server]\ntrusted_proxies = 'nginx'\n", "server.trusted_proxies", "must be a list"),
+        ("[feeds]\nmin_poll_seconds = -5\n", "feeds.min_poll_seconds", "0 (off) or more"),
+        ("[stats]\nkeep_days = 0\n", "stats.keep_days", "at least 1"),
+        ("[stats]\nflush_seconds = 0\n", "stats.flush_seconds", "greater than 0"),
+        ("[stats]\nenabled = 'yes'\n", "stats.enabled", "true or false"),
     ],
 )
 def test_bad_values_name_the_file_key_and_reason(tmp_path, text, key, reason):

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from datetime import timedelta
 
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import select
 from stats_support import FEEDLY, rows
 
 from syndicator.models import AggregatorCount, ChannelCount, FeedPollers, FeedTraffic
@@ -120,3 +122,36 @@ def test_the_worker_keeps_channel_counts_and_prunes_days_past_keep_days(
     for table in (FeedTraffic, FeedPollers, AggregatorCount, ChannelCount):
         assert first_day not in {row.day for row in rows(core, table)}, table
     assert {row.day for row in rows(core, FeedTraffic)} == {first_day + timedelta(2)}
+
+
+def test_the_flush_thread_writes_counts_on_its_own(make_core, make_feed):
+    core = make_core(stats={"flush_seconds": 0.05})
+    make_feed("news", core=core)
+    running = flusher.start(core)
+    assert running is not None
+    core.tally.count(visit(), core.now())
+    for _ in range(400):  # until the thread has flushed (polled, not timed)
+        if _stored_requests(core) == 1:
+            break
+        threading.Event().wait(0.05)
+    running.stop()
+    assert _stored_requests(core) == 1
+
+
+def test_stopping_the_flush_thread_writes_what_is_left(make_core, make_feed):
+    core = make_core(stats={"flush_seconds": 3600})
+    make_feed("news", core=core)
+    running = flusher.start(core)
+    assert running is not None
+    core.tally.count(visit(), core.now())
+    running.stop()
+    assert _stored_requests(core) == 1
+
+
+def test_no_flush_thread_when_counting_is_off(make_core):
+    assert flusher.start(make_core(stats={"enabled": False})) is None
+
+
+def _stored_requests(core) -> int:
+    with core.reading() as session:
+        return sum(row.requests for row in session.scalars(select(FeedTraffic)))
