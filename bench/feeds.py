@@ -267,7 +267,7 @@ def print_http(samples: dict[str, list[Sample]], tool: str, settings: Settings) 
             mine = samples[f"{mode}:{name}"]
             ratios = _ratios(mine, trivial)
             ratio = statistics.median(ratios)
-            verdict = "PASS" if ratio >= TARGET_RATIO else "FAIL"
+            verdict = _verdict(ratio, TARGET_RATIO)
             passed &= verdict == "PASS"
             print(
                 f"{label + ', ' + mode + ' counting':<36}"
@@ -287,13 +287,17 @@ def print_http(samples: dict[str, list[Sample]], tool: str, settings: Settings) 
             )
         ]
         share = statistics.median(kept)
-        verdict = "PASS" if share >= COUNTING_TARGET else "FAIL"
+        verdict = _verdict(share, COUNTING_TARGET)
         passed &= verdict == "PASS"
         print(
             f"{label:<36}{share:>6.3f}  ({min(kept):.2f}-{max(kept):.2f})"
             f"  >= {COUNTING_TARGET} {verdict}"
         )
     return passed
+
+
+def _verdict(value: float, target: float) -> str:
+    return "PASS" if value >= target else "FAIL"
 
 
 def _ratios(mine: list[Sample], base: list[Sample]) -> list[float]:

@@ -368,16 +368,21 @@ class WorkerBeat(Base):
 # --- Audience (syndicator.stats): per-day counters; no address or User-Agent stored ---
 
 
-class FeedTraffic(Base):
+class FeedUrlDay:
+    """The key of a stats row: one feed URL (feed, tag or "", format, page) on one day."""
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    feed: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(200), primary_key=True)
+    format: Mapped[str] = mapped_column(String(10), primary_key=True)
+    page: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class FeedTraffic(FeedUrlDay, Base):
     """Requests of one feed URL on one day (site time zone); added to by every process."""
 
     __tablename__ = "stats_traffic"
 
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    feed: Mapped[str] = mapped_column(String(200), primary_key=True)
-    tag: Mapped[str] = mapped_column(String(200), primary_key=True)  # "" for the whole feed
-    format: Mapped[str] = mapped_column(String(10), primary_key=True)
-    page: Mapped[int] = mapped_column(Integer, primary_key=True)
     requests: Mapped[int] = mapped_column(BigInteger, default=0)
     full: Mapped[int] = mapped_column(BigInteger, default=0)  # answered 200
     not_modified: Mapped[int] = mapped_column(BigInteger, default=0)  # answered 304
@@ -385,29 +390,19 @@ class FeedTraffic(Base):
     bytes_sent: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class FeedPollers(Base):
+class FeedPollers(FeedUrlDay, Base):
     """Distinct direct pollers of one feed URL on one day, as a sketch of salted hashes."""
 
     __tablename__ = "stats_pollers"
 
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    feed: Mapped[str] = mapped_column(String(200), primary_key=True)
-    tag: Mapped[str] = mapped_column(String(200), primary_key=True)
-    format: Mapped[str] = mapped_column(String(10), primary_key=True)
-    page: Mapped[int] = mapped_column(Integer, primary_key=True)
     sketch: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class AggregatorCount(Base):
+class AggregatorCount(FeedUrlDay, Base):
     """The latest subscriber count an aggregator reported for one feed URL on one day."""
 
     __tablename__ = "stats_aggregators"
 
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    feed: Mapped[str] = mapped_column(String(200), primary_key=True)
-    tag: Mapped[str] = mapped_column(String(200), primary_key=True)
-    format: Mapped[str] = mapped_column(String(10), primary_key=True)
-    page: Mapped[int] = mapped_column(Integer, primary_key=True)
     aggregator: Mapped[str] = mapped_column(String(40), primary_key=True)
     subscribers: Mapped[int] = mapped_column(Integer)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -124,12 +124,18 @@ def test_the_worker_keeps_channel_counts_and_prunes_days_past_keep_days(
     assert {row.day for row in rows(core, FeedTraffic)} == {first_day + timedelta(2)}
 
 
-def test_the_flush_thread_writes_counts_on_its_own(make_core, make_feed):
-    core = make_core(stats={"flush_seconds": 0.05})
+def _flushing(make_core, make_feed, seconds: float):
+    """A core with a running flush thread and one request counted."""
+    core = make_core(stats={"flush_seconds": seconds})
     make_feed("news", core=core)
     running = flusher.start(core)
     assert running is not None
     core.tally.count(visit(), core.now())
+    return core, running
+
+
+def test_the_flush_thread_writes_counts_on_its_own(make_core, make_feed):
+    core, running = _flushing(make_core, make_feed, 0.05)
     for _ in range(400):  # until the thread has flushed (polled, not timed)
         if _stored_requests(core) == 1:
             break
@@ -139,11 +145,7 @@ def test_the_flush_thread_writes_counts_on_its_own(make_core, make_feed):
 
 
 def test_stopping_the_flush_thread_writes_what_is_left(make_core, make_feed):
-    core = make_core(stats={"flush_seconds": 3600})
-    make_feed("news", core=core)
-    running = flusher.start(core)
-    assert running is not None
-    core.tally.count(visit(), core.now())
+    core, running = _flushing(make_core, make_feed, 3600)
     running.stop()
     assert _stored_requests(core) == 1
 
