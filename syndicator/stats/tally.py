@@ -124,17 +124,25 @@ class Tally:
         return None
 
     def _fold(self) -> None:
-        """Add the queued requests to the batch, alike ones together."""
-        alike: Counter[tuple[date, Visit]] = Counter()
-        latest: dict[tuple[date, Visit], datetime] = {}
-        for _ in range(len(self._pending)):
-            now, visit = self._pending.popleft()
-            key = (day_of(now, self.timezone), visit)
-            alike[key] += 1
-            latest[key] = now
+        """Add the queued requests to the batch, alike ones together (counted in C loops:
+        a day's worth of requests from one poller is one key)."""
+        taken = [self._pending.popleft() for _ in range(len(self._pending))]
+        if not taken:
+            return
+        first, last = day_of(taken[0][0], self.timezone), day_of(taken[-1][0], self.timezone)
+        if first == last:
+            days = [(first, taken)]
+        else:  # around midnight: split by day
+            split: dict[date, list[tuple[datetime, Visit]]] = {}
+            for item in taken:
+                split.setdefault(day_of(item[0], self.timezone), []).append(item)
+            days = list(split.items())
         with self._lock:
-            for (day, visit), times in alike.items():
-                self._add(day, visit, times, latest[day, visit])
+            for day, items in days:
+                times, visits = zip(*items, strict=True)
+                latest = dict(zip(visits, times, strict=True))
+                for visit, count in Counter(visits).items():
+                    self._add(day, visit, count, latest[visit])
 
     def _add(self, day: date, visit: Visit, times: int, seen_at: datetime) -> None:
         counts = self._batch.traffic.setdefault((day, visit.url), [0] * 5)

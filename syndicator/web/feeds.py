@@ -73,12 +73,12 @@ def counted_response(core: Core, environ: Environ, rendered: Rendered, url: Feed
     sent = status == 200 and environ.get("REQUEST_METHOD") != "HEAD"
     visit = Visit(
         url,
-        remote=environ.get("REMOTE_ADDR", ""),
-        forwarded=environ.get("HTTP_X_FORWARDED_FOR"),
-        agent=environ.get("HTTP_USER_AGENT", ""),
-        status=status,
-        size=len(rendered.body) if sent else 0,
-        conditional=not _CONDITIONS.isdisjoint(environ),
+        environ.get("REMOTE_ADDR", ""),
+        environ.get("HTTP_X_FORWARDED_FOR"),
+        environ.get("HTTP_USER_AGENT", ""),
+        status,
+        len(rendered.body) if sent else 0,
+        not _CONDITIONS.isdisjoint(environ),
     )
     retry_after = core.tally.count(visit, core.now())
     if retry_after is None:
