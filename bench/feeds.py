@@ -277,20 +277,25 @@ def print_http(samples: dict[str, list[Sample]], tool: str, settings: Settings) 
                 f"{_cpu_ratio(mine, trivial):>6.2f}  >= {TARGET_RATIO} {verdict}"
             )
     print("\naudience counting: ratio with counting / ratio without, per round; medians")
+    print(f"{'':<36}{'req/s':>7}{'rounds':>11}{'per CPU-s':>10}  target")
     for label, name in rows:
+        with_, without = f"counting:{name}", f"without:{name}"
         kept = [
-            with_ / without
-            for with_, without in zip(
-                _ratios(samples[f"counting:{name}"], samples["counting:trivial"]),
-                _ratios(samples[f"without:{name}"], samples["without:trivial"]),
+            a / b
+            for a, b in zip(
+                _ratios(samples[with_], samples["counting:trivial"]),
+                _ratios(samples[without], samples["without:trivial"]),
                 strict=True,
             )
         ]
         share = statistics.median(kept)
+        cpu_share = _cpu_ratio(samples[with_], samples["counting:trivial"]) / _cpu_ratio(
+            samples[without], samples["without:trivial"]
+        )
         verdict = _verdict(share, COUNTING_TARGET)
         passed &= verdict == "PASS"
         print(
-            f"{label:<36}{share:>6.3f}  ({min(kept):.2f}-{max(kept):.2f})"
+            f"{label:<36}{share:>7.3f}{min(kept):>6.2f}-{max(kept):.2f}{cpu_share:>10.3f}"
             f"  >= {COUNTING_TARGET} {verdict}"
         )
     return passed
