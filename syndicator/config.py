@@ -392,6 +392,9 @@ def validate(config: Config) -> Config:
             raise ConfigError(source, f"scheduler.{key}", "must be greater than 0")
     if config.feeds.min_poll_seconds < 0:
         raise ConfigError(source, "feeds.min_poll_seconds", "must be 0 (off) or more")
+    if config.feeds.min_poll_seconds and not config.stats.enabled:
+        reason = "polite polling counts clients: it needs [stats] enabled = true"
+        raise ConfigError(source, "feeds.min_poll_seconds", reason)
     if config.stats.flush_seconds <= 0:
         raise ConfigError(source, "stats.flush_seconds", "must be greater than 0")
     for proxy in config.server.trusted_proxies:

@@ -16,7 +16,10 @@ pytestmark = pytest.mark.config(admin=ADMIN)  # every core here has the admin to
 
 MAX_EXAMPLES = 60
 # The routes this run covers; each resource adds its own prefix as it joins the fuzz run.
-FUZZED = r"^/api/(feeds/\{feed\}/posts|feeds/\{feed\}/stats|posts/|openapi\.json|webhooks|deliveries/|subscribers)"
+FUZZED = (
+    r"^/api/(feeds/\{feed\}/posts|feeds/\{feed\}/stats|posts/|openapi\.json|webhooks|deliveries/"
+    r"|subscribers)"
+)
 CHECKS = [
     checks.not_a_server_error,
     checks.status_code_conformance,

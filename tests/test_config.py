@@ -111,6 +111,11 @@ def test_email_from_is_read(tmp_path):
         ("[stats]\nkeep_days = 0\n", "stats.keep_days", "at least 1"),
         ("[stats]\nflush_seconds = 0\n", "stats.flush_seconds", "greater than 0"),
         ("[stats]\nenabled = 'yes'\n", "stats.enabled", "true or false"),
+        (
+            "[feeds]\nmin_poll_seconds = 60\n[stats]\nenabled = false\n",
+            "feeds.min_poll_seconds",
+            "needs [stats] enabled",
+        ),
     ],
 )
 def test_bad_values_name_the_file_key_and_reason(tmp_path, text, key, reason):

@@ -29,7 +29,7 @@ def series(app, days=1):
     core = core_of(app)
     flusher.flush(core)
     with core.reading() as session:
-        return audience.series(session, "news", today=day_of(core.now(), core.timezone), days=days)
+        return audience.series(session, "news", last=day_of(core.now(), core.timezone), days=days)
 
 
 def test_each_feed_url_counts_requests_answers_and_bytes(app):

@@ -77,7 +77,7 @@ def test_two_processes_flushing_at_once_add_up(make_config, make_core, make_feed
     assert (stored.full, stored.not_modified) == (2 * ROUNDS * CLIENTS, 2 * ROUNDS)
     assert stored.bytes_sent == 2 * ROUNDS * CLIENTS * 100
     with core.reading() as session:
-        (day,) = audience.series(session, "news", today=day_of(clock(), core.timezone), days=1)
+        (day,) = audience.series(session, "news", last=day_of(clock(), core.timezone), days=1)
     assert day.pollers == 2 * CLIENTS  # each process's clients, merged into one sketch
     assert day.by_aggregator == {"Feedly": 200 + ROUNDS - 1}  # the latest report seen
 

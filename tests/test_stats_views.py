@@ -167,3 +167,20 @@ def test_disabled_webhooks_and_unconfirmed_subscribers_are_not_audience(app, cor
     after = stats(app)["days"][-1]
     assert (before["email"], before["webhooks"]) == (2, 1)
     assert (after["email"], after["webhooks"]) == (2, 0)
+
+
+def test_the_cli_shows_an_earlier_period_with_until(app, database_url, tmp_path):
+    config = tmp_path / "cli.toml"
+    config.write_text(f"[storage]\ndatabase_url = {json.dumps(database_url)}\n", encoding="utf-8")
+    days = stats(app, f"?days={DAYS}")["days"]
+    middle = days[DAYS // 2]
+
+    arguments = ["stats", SHIPPED_FEED, "--days", "3", "--until", middle["day"]]
+    result = CliRunner().invoke(cli, ["--config", str(config), *arguments])
+
+    assert result.exit_code == 0, result.output
+    table = result.output.splitlines()[4:]
+    assert [row.split()[0] for row in table] == [
+        day["day"] for day in days[DAYS // 2 - 2 : DAYS // 2 + 1]
+    ][::-1]
+    assert table[0].split()[1] == str(middle["audience"])

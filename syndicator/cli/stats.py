@@ -8,7 +8,6 @@ import click
 
 from syndicator import core as core_module
 from syndicator.cli import cli, with_core
-from syndicator.feeds import catalog
 from syndicator.stats import audience
 from syndicator.stats.tally import day_of
 
@@ -39,10 +38,17 @@ def stats_command(
     core: core_module.Core, feed: str | None, days: int, until: datetime | None
 ) -> None:
     """Audience per day of FEED (each source apart), or of every feed on its last day."""
-    today = until.date() if until else day_of(core.now(), core.timezone)
+    today = day_of(core.now(), core.timezone)
+    last = until.date() if until else today
     with core.reading() as session:
-        feeds = [feed] if feed else [found.slug for found in catalog.all_feeds(session)]
-        series = {slug: audience.series(session, slug, today=today, days=days) for slug in feeds}
+        live = audience.channels_now(session)
+        feeds = [feed] if feed else list(live)
+        series = {
+            slug: audience.series(
+                session, slug, last=last, days=days, live=live if last == today else None
+            )
+            for slug in feeds
+        }
     if feed:
         _one_feed(feed, series[feed], core.config.site.timezone)
     else:

@@ -85,22 +85,34 @@ def save_today(session: Session, today: date) -> None:
     store.save_channels(session, today, channels_now(session))
 
 
-def series(session: Session, feed: str, *, today: date, days: int) -> list[Day]:
-    """The last `days` days of a feed, oldest first; FeedNotFound for an unknown feed."""
+def series(
+    session: Session,
+    feed: str,
+    *,
+    last: date,
+    days: int,
+    live: dict[str, tuple[int, int, int]] | None = None,
+) -> list[Day]:
+    """`days` days of a feed ending on day `last`, oldest first; FeedNotFound for an
+    unknown feed. `live` (`channels_now`) replaces the saved channel counts of the last
+    day: pass it when that day is today, not for a period that ended before."""
     catalog.get(session, feed)
-    since = today - timedelta(days=days - 1)
+    since = last - timedelta(days=days - 1)
     found = {since + timedelta(days=n): Day(since + timedelta(days=n)) for n in range(days)}
-    for row in store.traffic(session, feed, since):
+    for row in store.traffic(session, feed, since, last):
         day = found[row.day]
         day.requests += row.requests
         day.full += row.full
         day.not_modified += row.not_modified
         day.throttled += row.throttled
         day.bytes_sent += row.bytes_sent
-    for when, sketch in store.pollers(session, feed, since).items():
+    for when, sketch in store.pollers(session, feed, since, last).items():
         found[when].pollers = sketch.count()
-    _add_aggregators(found, store.reports(session, feed, since))
-    _add_channels(found, session, feed, since, today)
+    _add_aggregators(found, store.reports(session, feed, since, last))
+    saved = store.channels(session, feed, since - timedelta(days=MAX_DAYS), last)
+    if live is not None:
+        saved[last] = live.get(feed, (0, 0, 0))
+    _add_channels(found, saved)
     return [found[day] for day in sorted(found)]
 
 
@@ -113,11 +125,8 @@ def _add_aggregators(found: dict[date, Day], reports: Any) -> None:
         found[day].aggregators += sum(values)
 
 
-def _add_channels(
-    found: dict[date, Day], session: Session, feed: str, since: date, today: date
-) -> None:
-    saved = store.channels(session, feed, since - timedelta(days=MAX_DAYS))
-    saved[today] = channels_now(session).get(feed, (0, 0, 0))
+def _add_channels(found: dict[date, Day], saved: dict[date, tuple[int, int, int]]) -> None:
+    """Each day's saved channel counts, carried forward over days without."""
     known = (0, 0, 0)
     for when in sorted(set(saved) | set(found)):
         known = saved.get(when, known)
@@ -127,7 +136,5 @@ def _add_channels(
 
 def current(session: Session, today: date) -> dict[str, Day]:
     """Today's figures of every feed (the Prometheus gauges)."""
-    return {
-        feed.slug: series(session, feed.slug, today=today, days=1)[0]
-        for feed in catalog.all_feeds(session)
-    }
+    live = channels_now(session)
+    return {feed: series(session, feed, last=today, days=1, live=live)[0] for feed in live}

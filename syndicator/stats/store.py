@@ -116,34 +116,38 @@ def prune(session: Session, before: date) -> int:
     return removed
 
 
-def traffic(session: Session, feed: str, since: date) -> Sequence[Row[Any, Any, Any]]:
-    """Every URL's counters of a feed from `since` on."""
+def _between(table: Table, feed: str, first: date, last: date) -> tuple[Any, ...]:
+    return (table.c.feed == feed, table.c.day >= first, table.c.day <= last)
+
+
+def traffic(session: Session, feed: str, first: date, last: date) -> Sequence[Row[Any, Any, Any]]:
+    """Every URL's counters of a feed from day `first` to day `last`."""
     columns = [_TRAFFIC.c[name] for name in (*_URL_KEY, *_COUNTERS)]
-    query = select(*columns).where(_TRAFFIC.c.feed == feed, _TRAFFIC.c.day >= since)
+    query = select(*columns).where(*_between(_TRAFFIC, feed, first, last))
     return session.execute(query.order_by(*columns[:5])).all()
 
 
-def pollers(session: Session, feed: str, since: date) -> dict[date, Sketch]:
+def pollers(session: Session, feed: str, first: date, last: date) -> dict[date, Sketch]:
     """Distinct direct pollers of a feed per day: the union of its URLs' sketches."""
-    query = select(_POLLERS.c.day, _POLLERS.c.sketch).where(
-        _POLLERS.c.feed == feed, _POLLERS.c.day >= since
-    )
+    query = select(_POLLERS.c.day, _POLLERS.c.sketch).where(*_between(_POLLERS, feed, first, last))
     days: dict[date, Sketch] = {}
     for day, stored in session.execute(query):
         days.setdefault(day, Sketch()).merge(Sketch.from_bytes(stored))
     return days
 
 
-def reports(session: Session, feed: str, since: date) -> Sequence[Row[Any, Any, Any]]:
+def reports(session: Session, feed: str, first: date, last: date) -> Sequence[Row[Any, Any, Any]]:
     """(day, aggregator, subscribers) of every URL of a feed, one row per URL."""
     columns = (_AGGREGATORS.c.day, _AGGREGATORS.c.aggregator, _AGGREGATORS.c.subscribers)
-    query = select(*columns).where(_AGGREGATORS.c.feed == feed, _AGGREGATORS.c.day >= since)
+    query = select(*columns).where(*_between(_AGGREGATORS, feed, first, last))
     return session.execute(query).all()
 
 
-def channels(session: Session, feed: str, since: date) -> dict[date, tuple[int, int, int]]:
+def channels(
+    session: Session, feed: str, first: date, last: date
+) -> dict[date, tuple[int, int, int]]:
     """The saved channel counts (email, webhooks, WebSub) of a feed per day."""
     query = select(
         _CHANNELS.c.day, _CHANNELS.c.email, _CHANNELS.c.webhooks, _CHANNELS.c.websub
-    ).where(_CHANNELS.c.feed == feed, _CHANNELS.c.day >= since)
+    ).where(*_between(_CHANNELS, feed, first, last))
     return {day: (email, hooks, websub) for day, email, hooks, websub in session.execute(query)}

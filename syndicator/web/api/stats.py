@@ -23,9 +23,9 @@ def _series(feed: str) -> list[audience.Day]:
         raise InvalidInput({"days": f"must be a whole number from 1 to {audience.MAX_DAYS}"})
     core = core_of_app()
     with core.reading() as session:
-        return audience.series(
-            session, feed, today=day_of(core.now(), core.timezone), days=int(raw)
-        )
+        today = day_of(core.now(), core.timezone)
+        live = audience.channels_now(session)
+        return audience.series(session, feed, last=today, days=int(raw), live=live)
 
 
 @blueprint.get("/feeds/<feed>/stats")
