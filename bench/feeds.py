@@ -211,7 +211,7 @@ def feed_renders(server: Server) -> float:
     return sum(float(count) for count in counts)
 
 
-MODES = {"counting": True, "without": False}  # audience counting on, off
+MODES = {"with": True, "without": False}  # audience counting on, off
 
 
 def http_rates(
@@ -228,7 +228,7 @@ def http_rates(
             targets[f"{mode}:feed"] = (server, page, {})
             targets[f"{mode}:feed_304"] = (server, page, {"If-None-Match": f'"{server.etag}"'})
             targets[f"{mode}:trivial"] = (server, server.base + TRIVIAL_PATH, {})
-        size = servers["counting"].size
+        size = servers["with"].size
         print(f"feed of {POSTS} posts: {size:,} bytes, as 200 and from the trivial route")
         for _server, url, headers in targets.values():  # warm-up: connections, code paths
             load(url, 1, headers)
@@ -279,17 +279,17 @@ def print_http(samples: dict[str, list[Sample]], tool: str, settings: Settings) 
     print("\naudience counting: ratio with counting / ratio without, per round; medians")
     print(f"{'':<36}{'req/s':>7}{'rounds':>11}{'per CPU-s':>10}  target")
     for label, name in rows:
-        with_, without = f"counting:{name}", f"without:{name}"
+        with_, without = f"with:{name}", f"without:{name}"
         kept = [
             a / b
             for a, b in zip(
-                _ratios(samples[with_], samples["counting:trivial"]),
+                _ratios(samples[with_], samples["with:trivial"]),
                 _ratios(samples[without], samples["without:trivial"]),
                 strict=True,
             )
         ]
         share = statistics.median(kept)
-        cpu_share = _cpu_ratio(samples[with_], samples["counting:trivial"]) / _cpu_ratio(
+        cpu_share = _cpu_ratio(samples[with_], samples["with:trivial"]) / _cpu_ratio(
             samples[without], samples["without:trivial"]
         )
         verdict = _verdict(share, COUNTING_TARGET)

@@ -20,11 +20,11 @@ from zoneinfo import ZoneInfo
 from syndicator.stats import agents, clients
 from syndicator.stats.distinct import Sketch
 
-MAX_REMEMBERED = 32_768
+MAX_REMEMBERED = 16_384  # about 2 MB
 # Counter positions in Batch.traffic values.
 REQUESTS, FULL, NOT_MODIFIED, THROTTLED, BYTES = range(5)
 _STATUS_COLUMNS = {200: FULL, 304: NOT_MODIFIED, 429: THROTTLED}
-MAX_PENDING = 50_000  # requests queued before the request thread folds them itself
+MAX_PENDING = 2_000  # requests queued (under 1 MB) before the request thread folds them
 
 
 class FeedUrl(NamedTuple):
