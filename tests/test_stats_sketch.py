@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import random
+import sys
+import threading
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from syndicator.stats import distinct
+from syndicator.stats import tally as tally_module
 from syndicator.stats.distinct import Sketch
 from syndicator.stats.tally import FeedUrl, Tally, Visit
 
@@ -75,3 +78,28 @@ def test_a_hundred_thousand_clients_in_a_day_cost_a_few_megabytes():
     assert sum(counts[0] for counts in batch.traffic.values()) == 100_000
     estimate = sum(sketch.count() for sketch in batch.pollers.values())
     assert abs(estimate - 100_000) <= 3_000
+
+
+def test_request_threads_counting_and_folding_at_once_lose_nothing(monkeypatch):
+    monkeypatch.setattr(tally_module, "MAX_PENDING", 7)  # every few requests, a fold
+    sys.setswitchinterval(1e-6)  # threads take turns as often as they can
+    tally = Tally(timezone=ZoneInfo("UTC"), trusted_proxies=[], min_poll_seconds=0)
+    now = datetime(2026, 11, 26, tzinfo=UTC)
+    url = FeedUrl("news", "", "atom", 1)
+
+    def poll(thread: int) -> None:
+        for n in range(2_000):
+            tally.count(Visit(url, f"10.0.{thread}.{n % 50}", None, "R", 200, 1, False), now)
+
+    threads = [threading.Thread(target=poll, args=(number,)) for number in range(8)]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(0.005)
+    batch = tally.drain()
+
+    assert batch.traffic[now.date(), url][0] == 16_000
+    assert batch.pollers[now.date(), url].count() == 8 * 50

@@ -89,6 +89,7 @@ class Tally:
         self._pending: deque[tuple[datetime, Visit]] = deque()
         self._last_fetch: OrderedDict[int, float] = OrderedDict()
         self._lock = threading.Lock()
+        self._folding = threading.Lock()  # one fold at a time takes from the queue
         self.next_upkeep_at: datetime | None = None  # the worker's (stats.flusher.upkeep)
 
     def count(self, visit: Visit, now: datetime) -> int | None:
@@ -126,7 +127,8 @@ class Tally:
     def _fold(self) -> None:
         """Add the queued requests to the batch, alike ones together (counted in C loops:
         a day's worth of requests from one poller is one key)."""
-        taken = [self._pending.popleft() for _ in range(len(self._pending))]
+        with self._folding:
+            taken = [self._pending.popleft() for _ in range(len(self._pending))]
         if not taken:
             return
         first, last = day_of(taken[0][0], self.timezone), day_of(taken[-1][0], self.timezone)
