@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy import Connection, Engine, UpdateBase, create_engine, event, text
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -107,3 +108,61 @@ def ping(engine: Engine) -> None:
     """Raise if the database does not answer."""
     with engine.connect() as connection:
         connection.execute(text("SELECT 1"))
+
+
+class Direct:
+    """A Core statement compiled once per database and run on the driver's own cursor.
+
+    For the few statements that run for every message sent: SQLAlchemy's
+    per-execution work (cache lookup, events, result set-up) cost several times
+    what SQLite itself spends on them. The statement, its SQL and its types stay
+    SQLAlchemy's; only the execution is direct, in the connection's transaction.
+    Errors come back as SQLAlchemy's, as from `Connection.execute`.
+    """
+
+    def __init__(self, statement: UpdateBase) -> None:
+        self.statement = statement
+        self.plans: dict[str, _Plan] = {}
+
+    def run(self, connection: Connection, params: dict[str, Any]) -> int:
+        """Execute with `params` (by bind parameter name); the number of rows it changed."""
+        dialect = connection.dialect
+        plan = self.plans.get(dialect.name)
+        if plan is None:
+            plan = self.plans[dialect.name] = _Plan(self.statement, dialect)
+        values = plan.values(params)
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(plan.sql, values)
+            return int(cursor.rowcount)
+        except dialect.loaded_dbapi.Error as error:
+            raise DBAPIError.instance(
+                plan.sql, values, error, dialect.loaded_dbapi.Error, dialect=dialect
+            ) from error
+        finally:
+            cursor.close()
+
+
+class _Plan:
+    """A statement's SQL for one dialect, and how to turn parameters into the driver's."""
+
+    def __init__(self, statement: UpdateBase, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = compiled.string
+        # (name in the SQL, key the caller passes, whether it must, constant value, conversion)
+        self.binds: list[tuple[str, str, bool, Any, Callable[[Any], Any] | None]] = []
+        for bind, name in compiled.bind_names.items():
+            assert not bind.expanding and bind.callable is None, "one plain value per parameter"
+            default = None if bind.required else bind.value
+            convert = bind.type.bind_processor(dialect)
+            self.binds.append((name, bind.key, bind.required, default, convert))
+        self.order = compiled.positiontup  # None: the driver takes names
+
+    def values(self, params: dict[str, Any]) -> Any:
+        named: dict[str, Any] = {}
+        for name, key, required, default, convert in self.binds:
+            value = params[key] if required else params.get(key, default)
+            named[name] = value if convert is None else convert(value)
+        if self.order is None:
+            return named
+        return tuple(named[name] for name in self.order)

@@ -418,6 +418,44 @@ timeout_seconds = 5
     )
 
 
+def test_each_mail_is_marked_sending_and_the_one_before_recorded_before_it_can_be_accepted(
+    mail_core: Any, sink: Any, clock: FakeClock
+) -> None:
+    """What a crash at any moment may cost: at most the one mail on the wire is in doubt
+    (sent again after a crash), and every mail the server accepted before it is stored
+    as sent. Checked in the database as the server receives each mail's bytes."""
+    recorder, _port = sink
+    for n in range(4):
+        add_subscriber(mail_core, f"reader{n}@example.org")
+    clock.advance(minutes=1)
+    add_post(mail_core, "Post one")
+    next_morning(clock)
+    digests.plan_due(mail_core)
+    seen: list[list[tuple[str, MailStatus]]] = []
+
+    def states_at_data(_address: str) -> str | None:
+        with mail_core.reading() as session:
+            rows = session.execute(
+                select(Subscriber.email, Delivery.status)
+                .join(Delivery, Delivery.subscriber_id == Subscriber.id)
+                .order_by(Delivery.id)
+            )
+            seen.append([(email, status) for email, status in rows])
+        return None  # accepted
+
+    recorder.data_rule = states_at_data
+    assert sender.send_pending(mail_core).sent == 4
+    readers = [f"reader{n}@example.org" for n in range(4)]
+    assert [r.recipients[0] for r in recorder.received] == readers
+    expected = [
+        [(reader, MailStatus.SUCCEEDED) for reader in readers[:k]]
+        + [(readers[k], MailStatus.SENDING)]
+        + [(reader, MailStatus.PENDING) for reader in readers[k + 1 :]]
+        for k in range(4)
+    ]
+    assert seen == expected
+
+
 def test_a_run_killed_half_way_sends_the_rest_once(
     make_config: Any, database_url: str, tmp_path: Path
 ) -> None:

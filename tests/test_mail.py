@@ -44,6 +44,12 @@ def smtp_settings(port: int, **overrides: Any) -> config_module.Smtp:
     return config_module.Smtp(host="127.0.0.1", port=port, timeout_seconds=5, **overrides)
 
 
+def sent_begun_first(transport: transports.SmtpTransport, message: transports.Envelope) -> None:
+    """How the mail sender sends: the envelope begun while it records, then sent."""
+    transport.begin(message)
+    transport.send(message)
+
+
 def test_starttls_with_login_sends_a_batch_over_one_connection(tmp_path: Path) -> None:
     certificate = self_signed(tmp_path)
     with smtp_server(starttls=certificate, login=("relay", "s3cret")) as (recorder, port):
@@ -83,17 +89,19 @@ def test_implicit_tls_delivers(tmp_path: Path) -> None:
     assert [r.recipients for r in recorder.received] == [["ann@example.org"]]
 
 
-def test_reconnects_when_the_server_dropped_the_connection() -> None:
+@pytest.mark.parametrize("send", [transports.SmtpTransport.send, sent_begun_first])
+def test_reconnects_when_the_server_dropped_the_connection(send: Any) -> None:
     with smtp_server() as (recorder, port):
         transport = transports.SmtpTransport(smtp_settings(port, security="none"))
         transport.send(envelope(subject="before"))
     with smtp_server(port=port, recorder=recorder):
-        transport.send(envelope(subject="after"))  # the old connection is dead by now
+        send(transport, envelope(subject="after"))  # the old connection is dead by now
         transport.close()
     assert [r.message["Subject"] for r in recorder.received] == ["before", "after"]
 
 
-def test_refusals_are_told_apart_4xx_temporary_5xx_permanent() -> None:
+@pytest.mark.parametrize("send", [transports.SmtpTransport.send, sent_begun_first])
+def test_refusals_are_told_apart_4xx_temporary_5xx_permanent(send: Any) -> None:
     with smtp_server() as (recorder, port):
         recorder.rcpt_rule = lambda a: (
             "550 5.1.1 unknown"
@@ -101,14 +109,31 @@ def test_refusals_are_told_apart_4xx_temporary_5xx_permanent() -> None:
             else ("452 4.2.2 mailbox full" if a.startswith("full") else None)
         )
         transport = transports.SmtpTransport(smtp_settings(port, security="none"))
+        transport.send(envelope("first@example.org"))  # connected: later envelopes begin early
         with pytest.raises(transports.PermanentFailure, match="550"):
-            transport.send(envelope("gone@example.org"))
+            send(transport, envelope("gone@example.org"))
         with pytest.raises(transports.TemporaryFailure, match="452") as temporary:
-            transport.send(envelope("full@example.org"))
-        transport.send(envelope("ok@example.org"))  # the same connection still works
+            send(transport, envelope("full@example.org"))
+        send(transport, envelope("ok@example.org"))  # the same connection still works
         transport.close()
     assert not temporary.value.connection
-    assert [r.recipients[0] for r in recorder.received] == ["ok@example.org"]
+    assert [r.recipients[0] for r in recorder.received] == ["first@example.org", "ok@example.org"]
+    assert recorder.connections == 1
+
+
+def test_a_mail_begun_but_then_not_sent_reaches_no_one() -> None:
+    """The sender begins each envelope while it commits the mail's `sending` mark; when
+    the mark says no (the reader unsubscribed a moment ago), that mail is never delivered
+    and the connection goes on with the next."""
+    with smtp_server() as (recorder, port):
+        transport = transports.SmtpTransport(smtp_settings(port, security="none"))
+        transport.send(envelope(subject="first"))
+        transport.begin(envelope("left@example.org", subject="dropped"))
+        sent_begun_first(transport, envelope(subject="next"))
+        transport.begin(envelope("left@example.org", subject="dropped at the end"))
+        transport.close()
+    assert [r.message["Subject"] for r in recorder.received] == ["first", "next"]
+    assert recorder.connections == 1
 
 
 def test_unreachable_server_is_a_temporary_connection_failure() -> None:

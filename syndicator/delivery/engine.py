@@ -67,6 +67,10 @@ class Channel(Protocol):
     def prepare(self, job: Any) -> None:
         """Work done ahead of the send, off the senders' threads (composing a mail)."""
 
+    def ahead(self, wire: Any, job: Any) -> None:
+        """What of a send may go while its `sending` mark commits, delivering nothing
+        (SMTP's MAIL FROM): the receiver works on it meanwhile."""
+
     def wire(self) -> AbstractContextManager[Any]:
         """The connection every send of a run shares (HTTP client, SMTP transport)."""
 
@@ -76,7 +80,7 @@ class Channel(Protocol):
     def send(self, wire: Any, job: Any) -> Outcome:
         """One attempt; never raises for anything the receiver or the network does."""
 
-    def after(self, session: Session, job: Any, outcome: Outcome, decision: RetryDecision) -> None:
+    def after(self, tx: records.Tx, job: Any, outcome: Outcome, decision: RetryDecision) -> None:
         """What the outcome means for the target (health, bounces), with the record."""
 
 
@@ -214,10 +218,8 @@ class _Dispatch:
         if not self.channel.marks_sending:
             return None
         return records.Write(
-            lambda session, _items: [
-                queue.start(
-                    session.connection(), job.claimed.id, self.owner, self.channel.wanted(job)
-                )
+            lambda tx, _items: [
+                queue.start(tx.connection, job.claimed.id, self.owner, self.channel.wanted(job))
             ],
             None,
         )
@@ -248,6 +250,7 @@ class _Dispatch:
         """
         self.channel.prepare(job)
         mark = self.mark(job)
+        self.channel.ahead(wire, job)
         self.records.run_here(*unrecorded, *([mark] if mark is not None else []))
         return self.recording(job, self.send(wire, job, mark))
 
@@ -329,12 +332,12 @@ class _Dispatch:
 
         return records.Write(self._store, _Pending(job, record, outcome, decision), finish)
 
-    def _store(self, session: Session, batch: Sequence[_Pending]) -> list[bool]:
+    def _store(self, tx: records.Tx, batch: Sequence[_Pending]) -> list[bool]:
         """Record a batch; what each outcome means for its target, for those still ours."""
-        kept = queue.record(session.connection(), self.owner, [p.record for p in batch])
+        kept = queue.record(tx.connection, self.owner, [p.record for p in batch])
         for pending in batch:
             if pending.record.delivery_id in kept and pending.outcome and pending.decision:
-                self.channel.after(session, pending.job, pending.outcome, pending.decision)
+                self.channel.after(tx, pending.job, pending.outcome, pending.decision)
         return [pending.record.delivery_id in kept for pending in batch]
 
     def report(self) -> RunReport:

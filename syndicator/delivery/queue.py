@@ -239,16 +239,16 @@ def start(connection: Connection, delivery_id: int, owner: str, wanted: Wanted) 
     wants it) is false.
     """
     condition, params = wanted
-    changed = connection.execute(
-        _start_where(condition), {"s_id": delivery_id, "s_owner": owner, **params}
+    changed = _start_where(condition).run(
+        connection, {"s_id": delivery_id, "s_owner": owner, **params}
     )
-    return changed.rowcount == 1
+    return changed == 1
 
 
 @functools.cache
-def _start_where(condition: ColumnElement[bool]) -> sa.Update:
+def _start_where(condition: ColumnElement[bool]) -> db.Direct:
     """The UPDATE for one channel's condition, built once: it runs for every message."""
-    return (
+    return db.Direct(
         update(Delivery)
         .where(
             Delivery.id == bindparam("s_id"),
@@ -310,10 +310,26 @@ _STILL_HELD = (
 )
 _HELD = select(Delivery.id).where(Delivery.id.in_(bindparam("r_ids", expanding=True)), *_STILL_HELD)
 _HELD_LOCKED = _HELD.with_for_update()
-# One message: the fence in the UPDATE itself, which locks the row it changes.
-_AGAIN_IF_HELD = _AGAIN.where(*_STILL_HELD)
-_DONE_IF_HELD = _DONE.where(*_STILL_HELD)
 _ATTEMPT = insert(DeliveryAttempt)
+# One message (a lone sender's, one per mail): the fence in the UPDATE itself, which
+# locks the row it changes; run directly on the driver.
+_AGAIN_IF_HELD = db.Direct(_AGAIN.where(*_STILL_HELD))
+_DONE_IF_HELD = db.Direct(_DONE.where(*_STILL_HELD))
+_ATTEMPT_ONE = db.Direct(
+    insert(DeliveryAttempt).values(
+        {
+            column: bindparam(column)
+            for column in (
+                "delivery_id",
+                "attempted_at",
+                "status_code",
+                "duration_ms",
+                "error",
+                "response_prefix",
+            )
+        }
+    )
+)
 
 
 def record(connection: Connection, owner: str, records: Sequence[Record]) -> set[int]:
@@ -340,13 +356,11 @@ def record(connection: Connection, owner: str, records: Sequence[Record]) -> set
 
 def _record_one(connection: Connection, owner: str, record: Record) -> set[int]:
     again = record.result.status == DeliveryStatus.PENDING
-    changed = connection.execute(
-        _AGAIN_IF_HELD if again else _DONE_IF_HELD, {**_params(record), "r_owner": owner}
-    )
-    if changed.rowcount != 1:
+    fenced = _AGAIN_IF_HELD if again else _DONE_IF_HELD
+    if fenced.run(connection, {**_params(record), "r_owner": owner}) != 1:
         return set()
     if record.attempt:
-        connection.execute(_ATTEMPT, {"delivery_id": record.delivery_id, **record.attempt})
+        _ATTEMPT_ONE.run(connection, {"delivery_id": record.delivery_id, **record.attempt})
     return {record.delivery_id}
 
 

@@ -2,7 +2,10 @@
 
 What arrives while a group is being committed waits for the next group, so
 under load one commit carries many writes, and with one sender one each.
-Writes of one kind (the same `step`) run as one batch: a group's attempt
+A group runs on the writer's own connection with Core statements; an ORM
+Session is opened only for a write that asks for one (a claim, a failure's
+consequences), as setting one up cost more than the statements of a mail's
+record. Writes of one kind (the same `step`) run as one batch: a group's attempt
 records become a few statements, not a few per record. Each write is still
 its own unit: when a group fails, every write of it is tried again in a
 transaction of its own, so a record the database refuses fails alone and
@@ -18,13 +21,39 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from syndicator import db
 from syndicator.core import Core
 
-# Runs a batch of items in a session; one result per item, in order.
-Step = Callable[[Session, Sequence[Any]], Sequence[Any]]
+
+class Tx:
+    """One group's transaction: its connection, and a Session over it only when asked."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        """An ORM Session joined to the group's transaction (its commit only flushes)."""
+        if self._session is None:
+            self._session = Session(self.connection, expire_on_commit=False)
+        return self._session
+
+    def flush(self) -> None:
+        """Write what the Session holds, before the group's transaction commits."""
+        if self._session is not None:
+            self._session.commit()
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+
+
+# Runs a batch of items in a group's transaction; one result per item, in order.
+Step = Callable[[Tx, Sequence[Any]], Sequence[Any]]
 
 
 @dataclass
@@ -67,7 +96,7 @@ class GroupCommit:
 
     def write(self, once: Callable[[Session], Any]) -> Any:
         """Run `once(session)` in the next group; its result once committed, or its error."""
-        entry = self.submit(lambda session, items: [once(session)], None)
+        entry = self.submit(lambda tx, items: [once(tx.session)], None)
         entry.done.wait()
         if entry.error is not None:
             raise entry.error
@@ -111,17 +140,17 @@ class GroupCommit:
         batches: dict[Step, list[Write]] = {}
         for entry in group:
             batches.setdefault(entry.step, []).append(entry)
-        # `writing` queues with this process's other SQLite writers and commits at its end;
-        # the session joins that transaction (its commit only flushes).
-        with (
-            self.core.writing(self.connection),
-            Session(self.connection, expire_on_commit=False) as session,
-        ):
-            for step, entries in batches.items():
-                results = step(session, [entry.item for entry in entries])
-                for entry, result in zip(entries, results, strict=True):
-                    entry.result = result
-            session.commit()
+        # `writing` queues with this process's other SQLite writers and commits at its end.
+        tx = Tx(self.connection)
+        try:
+            with self.core.writing(self.connection):
+                for step, entries in batches.items():
+                    results = step(tx, [entry.item for entry in entries])
+                    for entry, result in zip(entries, results, strict=True):
+                        entry.result = result
+                tx.flush()
+        finally:
+            tx.close()
 
     def __enter__(self) -> GroupCommit:
         return self

@@ -26,7 +26,7 @@ from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from syndicator.core import Core
-from syndicator.delivery import engine, queue
+from syndicator.delivery import engine, queue, records
 from syndicator.delivery.retries import Doubling, Outcome, RetryDecision, Schedule, Verdict
 from syndicator.mail import compose, transports
 from syndicator.mail.digests import Selection
@@ -74,7 +74,7 @@ class Job:
     subscriber: Reader
     post_ids: list[int] = field(default_factory=list)
     first_digest: bool = False
-    data: bytes | None = None  # composed ahead of the send; None: nothing left to send
+    envelope: transports.Envelope | None = None  # composed ahead; None: nothing left to send
 
     @property
     def required(self) -> SubscriberStatus:
@@ -168,7 +168,14 @@ class MailChannel:
         return _STILL_SUBSCRIBED, {"w_subscriber": job.subscriber.id, "w_status": job.required}
 
     def prepare(self, job: Job) -> None:
-        job.data = self._compose(job)
+        data = self._compose(job)
+        if data is not None:
+            job.envelope = transports.Envelope(self.envelope_sender, job.subscriber.email, data)
+
+    def ahead(self, transport: transports.Transport, job: Job) -> None:
+        """The envelope's first command goes while the `sending` mark commits."""
+        if job.envelope is not None:
+            transport.begin(job.envelope)
 
     def send(self, transport: transports.Transport, job: Job) -> Outcome:
         """Send what `prepare` composed; skipped when nothing is left to send."""
@@ -178,11 +185,10 @@ class MailChannel:
             elapsed = int((time.perf_counter() - started) * 1000)
             return Outcome(attempted_at=started_at, duration_ms=elapsed, **fields)
 
-        if job.data is None:
+        if job.envelope is None:
             return outcome(skipped=True)
-        envelope = transports.Envelope(self.envelope_sender, job.subscriber.email, job.data)
         try:
-            transport.send(envelope)
+            transport.send(job.envelope)
         except transports.TemporaryFailure as failure:
             return outcome(error=str(failure), stop_run=failure.connection)
         except transports.PermanentFailure as failure:
@@ -217,16 +223,16 @@ class MailChannel:
             date=claimed.created_at,
         )
 
-    def after(self, session: Session, job: Job, outcome: Outcome, decision: RetryDecision) -> None:
+    def after(self, tx: records.Tx, job: Job, outcome: Outcome, decision: RetryDecision) -> None:
         """Acceptance forgives earlier refusals; `bounce_limit` refusals mark a bounce."""
         if decision.verdict == Verdict.SUCCEEDED and job.subscriber.bounce_count:
-            session.execute(
+            tx.connection.execute(
                 update(Subscriber).where(Subscriber.id == job.subscriber.id).values(bounce_count=0)
             )
         if decision.verdict != Verdict.FAILED:
             return
         limit = self.core.config.email.bounce_limit
-        subscriber = session.get_one(Subscriber, job.subscriber.id)
+        subscriber = tx.session.get_one(Subscriber, job.subscriber.id)
         subscriber.bounce_count += 1
         if subscriber.bounce_count >= limit and subscriber.status == SubscriberStatus.CONFIRMED:
             subscriber.status = SubscriberStatus.BOUNCED

@@ -56,6 +56,11 @@ class Envelope:
 
 
 class Transport(Protocol):
+    def begin(self, envelope: Envelope) -> None:
+        """Start the envelope ahead of `send` where that delivers nothing (SMTP's MAIL
+        FROM), so the server works on it meanwhile; `send` of another envelope, or
+        none, drops it."""
+
     def send(self, envelope: Envelope) -> None: ...
 
     def close(self) -> None: ...
@@ -78,6 +83,9 @@ class MaildirTransport:
         self.folder = folder
         self.box: mailbox.Maildir | None = None
 
+    def begin(self, envelope: Envelope) -> None:
+        """Nothing to start ahead: a file is written whole."""
+
     def send(self, envelope: Envelope) -> None:
         try:
             if self.box is None:
@@ -95,11 +103,18 @@ class MaildirTransport:
 
 
 class SmtpTransport:
-    """One SMTP connection reused for a batch, reopened when it drops."""
+    """One SMTP connection reused for a batch, reopened when it drops.
+
+    `begin` sends a message's MAIL FROM and leaves its answer to be read by
+    `send`: the caller commits the message's `sending` mark during that round
+    trip instead of before it. Nothing is delivered before the message's
+    bytes and the final dot, which only `send` writes.
+    """
 
     def __init__(self, settings: Smtp) -> None:
         self.settings = settings
         self.connection: smtplib.SMTP | None = None
+        self.begun: Envelope | None = None  # its MAIL FROM sent, the answer not yet read
 
     def _tls_context(self) -> ssl.SSLContext:
         cafile = self.settings.ca_file or None
@@ -131,6 +146,18 @@ class SmtpTransport:
             raise TemporaryFailure(f"cannot connect to SMTP: {error}", connection=True) from None
         return connection
 
+    def begin(self, envelope: Envelope) -> None:
+        connection = self.connection
+        if connection is None or self.begun is not None:
+            return  # `send` connects, or ends what was begun first
+        try:
+            connection.ehlo_or_helo_if_needed()
+            connection.putcmd("mail", _mail_from(connection, envelope))
+        except (OSError, smtplib.SMTPException):
+            self._drop()  # `send` connects again
+            return
+        self.begun = envelope
+
     def send(self, envelope: Envelope) -> None:
         if self.connection is None:
             self.connection = self._connect()
@@ -148,9 +175,13 @@ class SmtpTransport:
                 ) from None
 
     def _send_once(self, envelope: Envelope) -> None:
-        assert self.connection is not None
+        connection = self.connection
+        assert connection is not None
+        begun, self.begun = self.begun, None
         try:
-            self.connection.sendmail(envelope.sender, [envelope.recipient], envelope.data)
+            if begun is not None and begun is not envelope:
+                _abandon(connection)
+            _sendmail(connection, envelope, begun=begun is envelope)
         except smtplib.SMTPRecipientsRefused as error:
             code, reply = error.recipients[envelope.recipient]
             _raise_for(code, reply)
@@ -171,6 +202,7 @@ class SmtpTransport:
             raise TemporaryFailure(f"SMTP error: {error}", connection=True) from None
 
     def _drop(self) -> None:
+        self.begun = None
         if self.connection is not None:
             try:
                 self.connection.close()
@@ -181,8 +213,53 @@ class SmtpTransport:
         if self.connection is None:
             return
         with contextlib.suppress(OSError, smtplib.SMTPException):
+            if self.begun is not None:
+                _abandon(self.connection)
             self.connection.quit()
         self._drop()
+
+
+def _mail_from(connection: smtplib.SMTP, envelope: Envelope) -> str:
+    """The MAIL command's argument, as `smtplib.SMTP.sendmail` writes it."""
+    size = f" size={len(envelope.data)}" if connection.has_extn("size") else ""
+    return f"FROM:{smtplib.quoteaddr(envelope.sender)}{size}"
+
+
+def _sendmail(connection: smtplib.SMTP, envelope: Envelope, *, begun: bool) -> None:
+    """`smtplib.SMTP.sendmail` for one recipient, whose MAIL FROM may be sent already.
+
+    Raises what `sendmail` raises for the same answers.
+    """
+    if begun:
+        code, answer = connection.getreply()
+    else:
+        connection.ehlo_or_helo_if_needed()
+        code, answer = connection.docmd("mail", _mail_from(connection, envelope))
+    if code != 250:
+        _end_after_refusal(connection, code)
+        raise smtplib.SMTPSenderRefused(code, answer, envelope.sender)
+    code, answer = connection.rcpt(envelope.recipient)
+    if code not in (250, 251):
+        _end_after_refusal(connection, code)
+        raise smtplib.SMTPRecipientsRefused({envelope.recipient: (code, answer)})
+    code, answer = connection.data(envelope.data)
+    if code != 250:
+        _end_after_refusal(connection, code)
+        raise smtplib.SMTPDataError(code, answer)
+
+
+def _end_after_refusal(connection: smtplib.SMTP, code: int) -> None:
+    """421: the server is closing; otherwise reset the mail transaction, as sendmail does."""
+    if code == 421:
+        connection.close()
+    else:
+        connection.rset()
+
+
+def _abandon(connection: smtplib.SMTP) -> None:
+    """End a mail transaction begun for a message that is not sent after all."""
+    connection.getreply()
+    connection.rset()
 
 
 def _raise_for(code: int, reply: bytes | str) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from syndicator import __version__, events
 from syndicator.core import Core
-from syndicator.delivery import engine, httpclient, queue, ssrf
+from syndicator.delivery import engine, httpclient, queue, records, ssrf
 from syndicator.delivery.retries import (
     Jittered,
     Outcome,
@@ -111,6 +111,9 @@ class WebhookChannel:
             for message in claimed
         ]
 
+    def ahead(self, client: httpclient.Client, job: Job) -> None:
+        """A POST is one request: nothing of it goes before it is sent."""
+
     def send(self, client: httpclient.Client, job: Job) -> Outcome:
         return attempt(
             client,
@@ -120,18 +123,17 @@ class WebhookChannel:
             resolver=self.core.resolver,
         )
 
-    def after(self, session: Session, job: Job, outcome: Outcome, decision: RetryDecision) -> None:
+    def after(self, tx: records.Tx, job: Job, outcome: Outcome, decision: RetryDecision) -> None:
         """A success resets the endpoint's failure clock; failures may disable it."""
         if decision.verdict == Verdict.SUCCEEDED:
             if job.failing:
-                session.execute(
+                tx.connection.execute(
                     sa.update(WebhookEndpoint)
                     .where(WebhookEndpoint.id == job.claimed.target_id)
                     .values(failing_since=None)
-                    .execution_options(synchronize_session=False)
                 )
             return
-        endpoint = session.get(WebhookEndpoint, job.claimed.target_id)
+        endpoint = tx.session.get(WebhookEndpoint, job.claimed.target_id)
         if endpoint is not None:
             _update_health(endpoint, decision.verdict, outcome.attempted_at, self.core)
 
