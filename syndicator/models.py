@@ -345,10 +345,15 @@ class DeliveryAttempt(Base):
     """One try at sending a message: what the receiver answered, or why it could not."""
 
     __tablename__ = "delivery_attempts"
-    __table_args__ = (Index("ix_delivery_attempts_delivery", "delivery_id", "id"),)
+    __table_args__ = (
+        Index("ix_delivery_attempts_delivery", "delivery_id", "id"),
+        Index("ix_delivery_attempts_channel", "channel", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"))
+    # Its message's channel, copied: the latest attempt of a channel is one index probe.
+    channel: Mapped[str] = mapped_column(String(20))
     attempted_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status_code: Mapped[int | None] = mapped_column(Integer)
     duration_ms: Mapped[int] = mapped_column(Integer)

@@ -314,7 +314,7 @@ class _Dispatch:
         outcome = _safe(outcome)
         claimed = job.claimed
         decision = decide(outcome, claimed.attempts_before + 1, self.channel.schedule, self.rng)
-        attempt = None if outcome.skipped else _attempt_row(outcome)
+        attempt = None if outcome.skipped else _attempt_row(self.channel.name, outcome)
         record = queue.Record(claimed.id, _result(claimed, outcome, decision), attempt)
 
         def finish(kept: bool | None, error: BaseException | None) -> None:
@@ -387,8 +387,9 @@ def _result(claimed: queue.Claimed, outcome: Outcome, decision: RetryDecision) -
     )
 
 
-def _attempt_row(outcome: Outcome) -> dict[str, Any]:
+def _attempt_row(channel: ChannelName, outcome: Outcome) -> dict[str, Any]:
     return {
+        "channel": channel,
         "attempted_at": outcome.attempted_at,
         "status_code": outcome.status_code,
         "duration_ms": outcome.duration_ms,

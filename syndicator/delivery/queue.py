@@ -321,6 +321,7 @@ _ATTEMPT_ONE = db.Direct(
             column: bindparam(column)
             for column in (
                 "delivery_id",
+                "channel",
                 "attempted_at",
                 "status_code",
                 "duration_ms",
@@ -467,19 +468,22 @@ class Failure:
     attempted_at: datetime
 
 
+# One probe of the (channel, id) index, however long the attempt log.
+_LATEST_ATTEMPT = (
+    select(DeliveryAttempt.error, DeliveryAttempt.attempted_at)
+    .where(DeliveryAttempt.channel == bindparam("channel"))
+    .order_by(DeliveryAttempt.id.desc())
+    .limit(1)
+)
+
+
 def latest_attempt_failure(session: Session, channel: Channel) -> Failure | None:
     """How the channel's latest attempt failed; None if it went through or none was made.
 
     For the health check: every failed mail attempt records its transport's
     error, so a failing mail transport shows until a mail goes out again.
     """
-    latest = session.execute(
-        select(DeliveryAttempt.error, DeliveryAttempt.attempted_at)
-        .join(Delivery, Delivery.id == DeliveryAttempt.delivery_id)
-        .where(Delivery.channel == channel)
-        .order_by(DeliveryAttempt.id.desc())
-        .limit(1)
-    ).first()
+    latest = session.execute(_LATEST_ATTEMPT, {"channel": channel}).first()
     if latest is None or latest.error is None:
         return None
     return Failure(latest.error, latest.attempted_at)
