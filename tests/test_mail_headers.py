@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from factories import add_post, import_folder
+from factories import add_feed, add_post, add_subscriber, import_folder
 from sqlalchemy import func, select
 
 from syndicator import worker
 from syndicator.feeds import catalog
-from syndicator.mail import compose, mime
-from syndicator.models import Channel, Delivery
+from syndicator.mail import mime
+from syndicator.models import Channel, Delivery, Feed
 from syndicator.web import create_app
 
 INJECTED = "News\\r\\nBcc: victim@example.org"  # as written in TOML: a CRLF once parsed
@@ -76,19 +76,42 @@ def test_a_control_character_in_a_header_bound_feed_field_is_a_bad_feed_toml(
     assert error.path.endswith("feed.toml") and f"'{field}' must be one line" in error.reason
 
 
-def test_mime_refuses_a_header_value_with_a_line_break(core) -> None:
-    letterhead = compose.Letterhead.from_config(core.config, UTC)
-    feed = catalog.Feed(slug="news", title="News\r\nBcc: victim@example.org")
+def test_mime_refuses_a_header_value_with_a_line_break() -> None:
+    headers = mime.Headers(
+        sender="news@example.org",
+        to="ann@example.org",
+        subject="News\r\nBcc: victim@example.org",
+        date=datetime(2026, 11, 26, tzinfo=UTC),
+        message_id="<m@example.org>",
+    )
     with pytest.raises(mime.UnsafeHeader, match="Subject header must be one line"):
-        compose.confirmation(
-            letterhead,
-            feed,
-            email="ann@example.org",
-            frequency="daily",
-            token="t",
-            message_id="<m@example.org>",
-            date=datetime(2026, 11, 26, tzinfo=UTC),
-        )
+        mime.build(headers, "text", "<p>html</p>")
+
+
+def test_a_title_stored_with_a_line_break_before_the_check_is_sent_on_one_line(
+    make_core, clock, tmp_path
+) -> None:
+    """A feed imported before feed.toml titles were checked may hold a line break: its
+    digests and confirmations still go, the title on one line, and no header is added."""
+    core = make_core()
+    add_feed(core)
+    add_subscriber(core, "ann@example.org")
+    with core.transaction() as session:  # as an older version stored it
+        session.get_one(Feed, "news").title = "Harbour\r\n  News\nBcc: victim@example.org"
+    clock.advance(minutes=1)
+    add_post(core, "First")
+    clock.advance(days=1)
+    client = create_app(core=core).test_client()
+    assert client.post("/news/subscribe", json={"email": "bob@example.org"}).status_code == 202
+    worker.tick(core)
+    messages = maildir_messages(tmp_path / "mail")
+    assert sorted((m["To"], m["Subject"]) for m in messages) == [
+        ("ann@example.org", "Harbour News Bcc: victim@example.org: 1 new post"),
+        ("bob@example.org", "Confirm your subscription to Harbour News Bcc: victim@example.org"),
+    ]
+    assert all(message["Bcc"] is None for message in messages)
+    (digest,) = [message for message in messages if message["To"] == "ann@example.org"]
+    assert digest["List-Id"] == '"Harbour News Bcc: victim@example.org" <news.127.0.0.1>'
 
 
 @pytest.mark.parametrize(

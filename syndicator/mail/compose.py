@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from syndicator import timestamps
+from syndicator import headertext, timestamps
 from syndicator.config import Config
 from syndicator.feeds import documents
 from syndicator.mail import mime, textpart
@@ -139,7 +139,8 @@ def digest(
         items, key=lambda entry: (entry.published_at, entry.post_id), reverse=True
     )
     # Keyed by the feed's values, not by the Feed row, which a session may change in place.
-    shared = _frame(letterhead, feed.slug, feed.title, feed.language, tuple(newest_first))
+    title = headertext.one_line(feed.title)  # a title stored before feed.toml was checked
+    shared = _frame(letterhead, feed.slug, title, feed.language, tuple(newest_first))
     return shared.letter(recipient, message_id=message_id, date=date)
 
 
@@ -284,10 +285,11 @@ def confirmation(
     date: datetime,
 ) -> bytes:
     """The opt-in mail: a link to a page whose button confirms (scanners only GET)."""
-    title = f"Confirm your subscription to {feed.title}"
+    feed_title = headertext.one_line(feed.title)  # stored before feed.toml was checked?
+    title = f"Confirm your subscription to {feed_title}"
     values = {
         "subject": title,
-        "feed_title": feed.title,
+        "feed_title": feed_title,
         "email": email,
         "frequency": frequency,
         "confirm_url": letterhead.urls.confirm(token),
