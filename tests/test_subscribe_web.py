@@ -331,9 +331,45 @@ def test_two_simultaneous_requests_for_one_address_make_one_subscription(
     finally:
         core.close()
     assert outcome == {"answer": "accepted"}
-    # One subscription; each request queued its confirmation, as for any known address
-    # (the same work either way, so timing cannot tell a known address from a new one).
-    assert (rows, mails) == (1, 2)
+    # One subscription and one confirmation: the second request's replaced the first's
+    # (the same work as for any known address, so timing cannot tell one from the other).
+    assert (rows, mails) == (1, 1)
+
+
+def test_two_racing_subscribes_for_a_new_address_send_one_confirmation_that_works(
+    site: Site,
+) -> None:
+    """Two readers' clicks (or a double submit) at the same moment: one mail, whose link
+    confirms, on SQLite and PostgreSQL."""
+    start = threading.Barrier(2)
+    answers: list[int] = []
+
+    def subscribe() -> None:
+        client = create_app(core=site.core).test_client()
+        start.wait(timeout=10)
+        answers.append(client.post("/news/subscribe", json={"email": EMAIL}).status_code)
+
+    racers = [threading.Thread(target=subscribe) for _ in range(2)]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(timeout=30)
+    assert answers == [202, 202]
+    (mail,) = site.mails()
+    assert mail["To"] == EMAIL
+    text = mail.get_payload()[0].get_payload(decode=True).decode()
+    (link,) = re.findall(r"http://127\.0\.0\.1:8000(/confirm/\S+)", text)
+    assert site.client.post(link).status_code == 303
+    assert site.status() == SubscriberStatus.CONFIRMED
+
+
+def test_subscribing_again_before_the_mail_went_sends_only_the_newest_link(site: Site) -> None:
+    """The first request's link stops working when the second makes new ones: only the
+    mail with the working link goes."""
+    assert site.subscribe().status_code == 202
+    assert site.subscribe(frequency="weekly").status_code == 202
+    (mail,) = site.mails()
+    assert "weekly" in mail.get_payload()[0].get_payload(decode=True).decode()
 
 
 def _wait_until_blocked(core: Any) -> None:

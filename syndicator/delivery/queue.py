@@ -22,7 +22,17 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import ColumnElement, Connection, bindparam, exists, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    bindparam,
+    delete,
+    exists,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 
 from syndicator import db, paging
@@ -108,6 +118,22 @@ def _filled(channel: Channel, rows: list[dict[str, Any]], now: datetime) -> list
         "raw": None,
     }
     return [{**defaults, **row} for row in rows]
+
+
+def drop_waiting_raw(session: Session, channel: Channel, target_id: int) -> None:
+    """Drop the target's messages that wait with bytes of their own and are not on the
+    wire: the message about to be queued replaces them (a confirmation whose link a
+    newer request made stale). A run that had claimed one finds it gone and skips it."""
+    session.execute(
+        delete(Delivery)
+        .where(
+            Delivery.channel == channel,
+            target_of(channel) == target_id,
+            Delivery.status == DeliveryStatus.PENDING,
+            Delivery.raw.is_not(None),
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 # --- claiming ------------------------------------------------------------------------------

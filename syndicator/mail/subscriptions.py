@@ -137,8 +137,9 @@ def subscribe(
     """Start (or restart) double opt-in; the same work whether or not the address is known.
 
     A new address, one waiting for confirmation and one already confirmed run
-    the same statements and each queue a confirmation mail, so neither the
-    answer nor its timing tells which it was. A confirmed reader's row keeps
+    the same statements and each queue a confirmation mail (replacing one still
+    waiting to be sent), so neither the answer nor its timing tells which it
+    was. A confirmed reader's row keeps
     its values (the UPDATE leaves it as it is), and the sender drops a
     confirmation whose subscriber is no longer unconfirmed.
     """
@@ -231,6 +232,9 @@ def _start_opt_in(
         message_id=header_id,
         date=now,
     )
+    # One confirmation waits at a time, the newest: an older one's link no longer works,
+    # and two requests racing for a new address queue one mail, not two.
+    queue.drop_waiting_raw(session, Channel.MAIL, subscriber_id)
     queue.add(
         session,
         Channel.MAIL,
