@@ -44,9 +44,12 @@ def _rows(*rows: tuple[str, str, str, bool]) -> tuple[SpecialRange, ...]:
     )
 
 
-# iana-ipv4-special-registry and iana-ipv6-special-registry (2025), plus the
-# multicast blocks and the deprecated site-local block, which live in other
-# IANA registries. The most specific row that holds an address decides.
+# iana-ipv4-special-registry and iana-ipv6-special-registry, row by row as of their
+# 2025 versions (IPv6: 2001:1::3 and 5f00::/16 from 2024-04, 3fff::/20 from 2024-07,
+# 100:0:0:1::/64 from 2025-04), plus the multicast blocks and the deprecated
+# site-local block, which live in other IANA registries. The most specific row that
+# holds an address decides; a terminated row (deprecated ORCHID, 6to4 relay anycast)
+# and N/A (Teredo, 6to4) count as not reachable.
 SPECIAL_RANGES = _rows(
     ("0.0.0.0/8", 'unspecified ("this network")', "RFC 791", False),
     ("0.0.0.0/32", 'unspecified ("this host on this network")', "RFC 1122", False),
@@ -66,7 +69,7 @@ SPECIAL_RANGES = _rows(
     ("192.31.196.0/24", "AS112-v4", "RFC 7535", True),
     ("192.52.193.0/24", "AMT", "RFC 7450", True),
     ("192.88.99.0/24", "reserved (deprecated 6to4 relay anycast)", "RFC 7526", False),
-    ("192.88.99.2/32", "6a44-relay anycast", "RFC 6751", True),
+    ("192.88.99.2/32", "6a44-relay anycast", "RFC 6751", False),
     ("192.168.0.0/16", "private", "RFC 1918", False),
     ("192.175.48.0/24", "direct delegation AS112 service", "RFC 7534", True),
     ("198.18.0.0/15", "reserved for benchmarking", "RFC 2544", False),
