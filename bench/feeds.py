@@ -37,6 +37,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+# The checkout this file is in, not whatever copy of syndicator the venv has installed:
+# `python bench/feeds.py` puts bench/ first on the path, not the checkout.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 import feeds_load  # beside this script
 import feeds_render
 

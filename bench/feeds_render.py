@@ -25,6 +25,10 @@ from pathlib import Path
 
 from lxml import etree
 
+# The checkout this file is in, not whatever copy of syndicator the venv has installed:
+# `python bench/feeds_render.py` puts bench/ first on the path, not the checkout.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from syndicator.feeds import formats
 
 SIZES = (1_000, 10_000)

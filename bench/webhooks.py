@@ -32,6 +32,10 @@ from pathlib import Path
 import requests
 from sqlalchemy import update
 
+# The checkout this file is in, not whatever copy of syndicator the venv has installed:
+# `python bench/webhooks.py` puts bench/ first on the path, not the checkout.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from syndicator import config as config_module
 from syndicator import core as core_module
 from syndicator import worker
