@@ -8,7 +8,7 @@ to a local aiosmtpd sink running in its own process (it accepts and discards).
 
 (a) Throughput: `syndicator digest send --force` as a worker runs it (plan the
 due digests, claim them with a lease, compose, mark sending, send, mark sent:
-two commits per message, the first overlapping the previous send), timed end
+one commit per message, holding the previous one's record), timed end
 to end, planning included, in a fresh child process. The baseline is the
 strongest one: every message's bytes are built first (outside the timed
 part), then a bare smtplib loop sends them all over one `smtplib.SMTP`
