@@ -2,14 +2,14 @@
 "latest mail attempt" is one index probe, whatever the size of the log
 
 Revision ID: 0011
-Revises: 0005
+Revises: 0009
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0005"
+down_revision = "0009"
 
 
 def upgrade() -> None:
