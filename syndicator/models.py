@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -97,11 +98,25 @@ class Feed(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+_FILE_POSTS = "source = 'file' AND deleted_at IS NULL"
+
+
 class Post(Base):
     __tablename__ = "posts"
     __table_args__ = (
         UniqueConstraint("feed_slug", "slug", name="uq_posts_feed_slug"),
         Index("ix_posts_feed_published", "feed_slug", "published_at"),
+        # The import's stat pass reads only this index, never a post's body.
+        Index(
+            "ix_posts_files",
+            "feed_slug",
+            "source_path",
+            "source_size",
+            "source_mtime_ns",
+            "id",
+            sqlite_where=text(_FILE_POSTS),
+            postgresql_where=text(_FILE_POSTS),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -125,6 +140,9 @@ class Post(Base):
     source: Mapped[str] = mapped_column(String(10), default=PostSource.API)
     source_path: Mapped[str | None] = mapped_column(Text)
     source_hash: Mapped[str | None] = mapped_column(String(64))
+    # The file's size and modification time when it was last read: unchanged, not read again.
+    source_size: Mapped[int | None] = mapped_column(BigInteger)
+    source_mtime_ns: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     tags: Mapped[list[PostTag]] = relationship(

@@ -109,8 +109,7 @@ def build_core(
 
 def import_folder(core: core_module.Core, folder: Path) -> importer.SyncReport:
     """Import a content folder now, as `syndicator import` would."""
-    with core.transaction() as session:
-        return importer.sync(session, folder, core.timezone, core.now())
+    return importer.sync(core, folder)
 
 
 def add_feed(core: core_module.Core, slug: str = "news", **settings: Any) -> str:

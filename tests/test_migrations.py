@@ -6,6 +6,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from syndicator import db
@@ -225,3 +226,29 @@ def test_queued_webhooks_and_mail_survive_the_move_to_one_queue(database_url):
         ("confirmation", "pending", "<m4@example.org>"),
     ]
     assert len(held_back) == 1
+
+
+def test_file_stats_come_and_go_without_losing_posts_or_what_refers_to_them(database_url):
+    """0008 adds the import's stat columns; taking them away again keeps every row,
+    digest_posts included (re-creating `posts` on SQLite would cascade into it)."""
+    engine = db.make_engine(database_url)
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0004")
+        _fill_0004(connection, at)
+    db.upgrade(engine)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE posts SET source_size = 12, source_mtime_ns = 34"))
+        before = ScriptDirectory.from_config(alembic_config(connection)).get_revision("0008")
+        command.downgrade(alembic_config(connection), str(before.down_revision))
+        columns = connection.execute(text("SELECT * FROM posts")).keys()
+        posts = connection.execute(text("SELECT id, guid FROM posts")).all()
+        held = connection.execute(text("SELECT delivery_id, post_id FROM digest_posts")).all()
+    db.upgrade(engine)
+    with engine.connect() as connection:
+        stats = connection.execute(text("SELECT source_size, source_mtime_ns FROM posts")).all()
+    engine.dispose()
+    assert "source_size" not in columns and "source_mtime_ns" not in columns
+    assert [tuple(row) for row in posts] == [(1, "urn:x")]
+    assert [tuple(row) for row in held] == [(10, 1)]
+    assert [tuple(row) for row in stats] == [(None, None)]  # the next import hashes once

@@ -131,8 +131,7 @@ def _import_at_start(core: core_module.Core) -> None:
 
 
 def _import(core: core_module.Core, folder: Path) -> importer.SyncReport:
-    with core.transaction() as session:
-        return importer.sync(session, folder, core.timezone, core.now())
+    return importer.sync(core, folder)
 
 
 def _print_import(report: importer.SyncReport) -> None:

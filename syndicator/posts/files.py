@@ -28,6 +28,8 @@ _HEADER_BOUND = ("title", "author_name", "author_email", "author_uri")
 # Column sizes a value must fit (PostgreSQL refuses longer ones and the import would stop).
 _MAX_ID = 200
 _MAX_LANGUAGE = 35
+# libyaml's loader builds the same values as yaml.safe_load, about 7 times faster.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ def file_hash(raw: bytes) -> str:
 
 def _front_matter(path: str, fence: str, block: str) -> dict[str, Any]:
     try:
-        meta = tomllib.loads(block) if fence == "+++" else yaml.safe_load(block)
+        meta = tomllib.loads(block) if fence == "+++" else yaml.load(block, Loader=_YAML_LOADER)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
         kind = "TOML" if fence == "+++" else "YAML"
         reason = " ".join(str(exc).split())

@@ -1,27 +1,39 @@
 """Makes the database match the content folder.
 
 A bad file is reported and left alone (its last good version stays
-published); every other file still imports. Importing twice changes nothing:
-a file whose bytes did not change is not even parsed.
+published); every other file still imports. Importing twice changes nothing.
+
+The work follows what changed, not the size of the blog: a file whose size
+and modification time match what the last import recorded is not opened; one
+whose stat moved is hashed, and parsed only when its bytes changed. Changed
+files are applied in batches of their own transactions, so memory stays
+bounded and writers from the API take their turn between batches.
 """
 
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from syndicator import slugs
+from syndicator.core import Core
 from syndicator.errors import BadPostFile, InvalidInput, SlugTaken
 from syndicator.feeds import catalog
 from syndicator.models import Post, PostSource
 from syndicator.posts import files, store
 
 _IMPORT_LOCK = 0x5359_4E44  # "SYND"
+BATCH = 200  # changed files per transaction
+# A file modified this close to the listing may change again within the same mtime
+# tick, keeping its size: its stat is not trusted, so the next import hashes it again.
+RACY_NS = 2_000_000_000
 
 
 @dataclass
@@ -33,131 +45,226 @@ class SyncReport:
     errors: list[BadPostFile] = field(default_factory=list)
 
 
-def sync(session: Session, content_dir: Path, timezone: ZoneInfo, now: datetime) -> SyncReport:
+@dataclass(frozen=True)
+class _Recorded:
+    """What the last import recorded about a file's post."""
+
+    id: int
+    stat: tuple[int | None, int | None]  # size, mtime in ns
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A post file found in the folder, with its stat at the moment it was listed."""
+
+    file: Path
+    path: str
+    stat: tuple[int, int]
+
+
+def sync(core: Core, content_dir: Path, *, batch: int = BATCH) -> SyncReport:
+    """Import the folder; one import at a time across processes on PostgreSQL."""
     report = SyncReport()
-    if session.get_bind().dialect.name == "postgresql":
-        # Several web processes may start at once: one import at a time.
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _IMPORT_LOCK})
-    if not content_dir.is_dir():
-        report.errors.append(BadPostFile(str(content_dir), "content folder not found"))
-        return report
-    for feed_dir in sorted(path for path in content_dir.iterdir() if path.is_dir()):
-        if feed_dir.name.startswith("."):
-            continue
-        _sync_feed(session, feed_dir, content_dir, timezone, now, report)
+    with _one_import_at_a_time(core):
+        if not content_dir.is_dir():
+            report.errors.append(BadPostFile(str(content_dir), "content folder not found"))
+            return report
+        for feed_dir in sorted(path for path in content_dir.iterdir() if path.is_dir()):
+            if not feed_dir.name.startswith("."):
+                _FeedImport(core, feed_dir, content_dir, report, batch).run()
     return report
 
 
-def _sync_feed(
-    session: Session,
-    feed_dir: Path,
-    content_dir: Path,
-    timezone: ZoneInfo,
-    now: datetime,
-    report: SyncReport,
-) -> None:
-    slug = feed_dir.name
-    if reason := slugs.problem(slug):
-        report.errors.append(BadPostFile(str(feed_dir), f"feed folder name {reason}"))
-        return
-    try:
-        settings = files.parse_feed_settings(feed_dir / "feed.toml")
-    except FileNotFoundError:
-        report.errors.append(BadPostFile(str(feed_dir / "feed.toml"), "missing"))
-        return
-    except BadPostFile as error:
-        report.errors.append(error)
-        return
-    catalog.upsert(session, slug, settings, now)
-    owned: dict[str, Post] = {
-        post.source_path: post
-        for post in session.scalars(
-            select(Post).where(
-                Post.feed_slug == slug, Post.source == PostSource.FILE, Post.deleted_at.is_(None)
-            )
-        )
-        if post.source_path is not None  # always set for a file's post
-    }
-    present: set[str] = set()
-    changed_files: list[files.PostFile] = []
-    for file in sorted((feed_dir / "posts").glob("*.md")):
-        path = file.relative_to(content_dir).as_posix()
-        present.add(path)
-        parsed = _read_if_changed(file, path, owned.get(path), timezone, report)
-        if parsed is not None:
-            changed_files.append(parsed)
-    vanished = {path: post for path, post in owned.items() if path not in present}
-    for parsed in changed_files:
-        _apply(session, slug, parsed, owned.get(parsed.path), vanished, now, report)
-    for path, post in vanished.items():
-        store.delete(session, post, now)
-        report.deleted.append(path)
+@contextmanager
+def _one_import_at_a_time(core: Core) -> Iterator[None]:
+    """Several web processes may start at once: the later ones wait, then find nothing new.
 
-
-def _read_if_changed(
-    file: Path, path: str, post: Post | None, timezone: ZoneInfo, report: SyncReport
-) -> files.PostFile | None:
-    try:
-        raw = file.read_bytes()
-    except OSError as exc:
-        report.errors.append(BadPostFile(path, f"cannot read: {exc.strerror}"))
-        return None
-    if post is not None and post.source_hash == files.file_hash(raw):
-        report.unchanged.append(path)
-        return None
-    try:
-        return files.parse_post(path, raw, timezone)
-    except BadPostFile as error:
-        report.errors.append(error)
-        return None
-
-
-def _apply(
-    session: Session,
-    feed_slug: str,
-    parsed: files.PostFile,
-    post: Post | None,
-    vanished: dict[str, Post],
-    now: datetime,
-    report: SyncReport,
-) -> None:
-    """Create or update one file's post inside a savepoint, so a clash spoils only it."""
-    origin = store.Origin(PostSource.FILE, parsed.path, parsed.content_hash)
-    try:
-        with session.begin_nested():
-            post = post or _renamed(session, feed_slug, parsed, vanished)
-            if post is None:
-                store.create(session, feed_slug, parsed.data, origin, now)
-                report.created.append(parsed.path)
-            else:
-                store.update(session, post, parsed.data, origin, now)
-                report.updated.append(parsed.path)
-    except (InvalidInput, SlugTaken) as error:
-        reason = "; ".join(f"{key} {message}" for key, message in error.fields.items())
-        report.errors.append(BadPostFile(parsed.path, reason))
-
-
-def _renamed(
-    session: Session, feed_slug: str, parsed: files.PostFile, vanished: dict[str, Post]
-) -> Post | None:
-    """The post a renamed file used to be, so its entry id survives the rename.
-
-    An explicit `id` decides; otherwise a vanished file of the same feed with
-    the same date (and only one such) is taken to be the same post.
+    On SQLite each batch's transaction already takes the one write lock.
     """
-    if parsed.data.guid:
-        holder = session.scalar(select(Post).where(Post.guid == parsed.data.guid))
-        if holder is None:
+    if core.engine.dialect.name != "postgresql":
+        yield
+        return
+    with core.engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _IMPORT_LOCK})
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _IMPORT_LOCK})
+            connection.commit()
+
+
+class _FeedImport:
+    """One feed folder's import: a stat pass, then the changed files in batches."""
+
+    def __init__(
+        self, core: Core, feed_dir: Path, content_dir: Path, report: SyncReport, batch: int
+    ) -> None:
+        self.core, self.feed_dir, self.content_dir = core, feed_dir, content_dir
+        self.slug, self.report, self.batch = feed_dir.name, report, batch
+        self.now = core.now()
+        self.listed_at_ns = time.time_ns()
+        # Posts whose file is gone, by path: a renamed file may still claim one.
+        self.vanished: dict[str, _Recorded] = {}
+
+    def run(self) -> None:
+        recorded = self._start()
+        if recorded is None:
+            return
+        changed: list[_Found] = []
+        for found in self._listing():
+            known = recorded.pop(found.path, None)
+            if known is not None and known.stat == found.stat:
+                self.report.unchanged.append(found.path)
+            else:
+                changed.append(found)
+        self.vanished = recorded  # what is left was not found in the folder
+        for start in range(0, len(changed), self.batch):
+            self._import_batch(changed[start : start + self.batch])
+        self._delete_vanished()
+
+    def _start(self) -> dict[str, _Recorded] | None:
+        """Check and store the feed's settings; what the folder's posts were recorded as."""
+        if reason := slugs.problem(self.slug):
+            self.report.errors.append(BadPostFile(str(self.feed_dir), f"feed folder name {reason}"))
             return None
-        moved = holder.deleted_at is not None or holder.source_path in vanished
-        if holder.feed_slug != feed_slug or holder.source != PostSource.FILE or not moved:
-            raise InvalidInput({"id": f"'{parsed.data.guid}' is already used by another post"})
-        vanished.pop(holder.source_path or "", None)
-        holder.deleted_at = None
-        return holder
-    same_date = [
-        path for path, post in vanished.items() if post.published_at == parsed.data.published_at
-    ]
-    if len(same_date) != 1:
-        return None
-    return vanished.pop(same_date[0])
+        try:
+            settings = files.parse_feed_settings(self.feed_dir / "feed.toml")
+        except FileNotFoundError:
+            self.report.errors.append(BadPostFile(str(self.feed_dir / "feed.toml"), "missing"))
+            return None
+        except BadPostFile as error:
+            self.report.errors.append(error)
+            return None
+        with self.core.transaction() as session:
+            catalog.upsert(session, self.slug, settings, self.now)
+            rows = session.execute(
+                select(Post.source_path, Post.id, Post.source_size, Post.source_mtime_ns).where(
+                    Post.feed_slug == self.slug,
+                    Post.source == PostSource.FILE,
+                    Post.deleted_at.is_(None),
+                )
+            )
+            return {path: _Recorded(id_, (size, mtime)) for path, id_, size, mtime in rows if path}
+
+    def _listing(self) -> Iterator[_Found]:
+        """Every post file (posts/*.md) in name order, with its stat; nothing is read."""
+        try:
+            entries = sorted(os.scandir(self.feed_dir / "posts"), key=lambda entry: entry.name)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        prefix = f"{self.slug}/posts/"
+        for entry in entries:
+            if entry.name.startswith(".") or not entry.name.endswith(".md"):
+                continue
+            try:
+                stat = entry.stat()
+            except OSError:
+                continue  # gone since the listing: it counts as removed
+            yield _Found(Path(entry.path), prefix + entry.name, (stat.st_size, stat.st_mtime_ns))
+
+    def _import_batch(self, batch: list[_Found]) -> None:
+        """Read the batch's files, then apply what changed in one transaction."""
+        read = [(found, raw) for found in batch if (raw := self._read(found)) is not None]
+        with self.core.transaction() as session:
+            owned = self._owned(session, [found.path for found, _raw in read])
+            for found, raw in read:
+                post = owned.get(found.path)
+                if post is not None and post.source_hash == files.file_hash(raw):
+                    self._record_stat(post, found.stat)  # touched, not changed
+                    self.report.unchanged.append(found.path)
+                    continue
+                try:
+                    parsed = files.parse_post(found.path, raw, self.core.timezone)
+                except BadPostFile as error:
+                    self.report.errors.append(error)
+                    continue
+                self._apply(session, parsed, post, found.stat)
+
+    def _read(self, found: _Found) -> bytes | None:
+        try:
+            return found.file.read_bytes()
+        except OSError as exc:
+            self.report.errors.append(BadPostFile(found.path, f"cannot read: {exc.strerror}"))
+            return None
+
+    def _owned(self, session: Session, paths: list[str]) -> dict[str, Post]:
+        """The live posts these files already made, loaded in the batch's own session."""
+        query = select(Post).where(
+            Post.feed_slug == self.slug,
+            Post.source == PostSource.FILE,
+            Post.deleted_at.is_(None),
+            Post.source_path.in_(paths),
+        )
+        return {post.source_path or "": post for post in session.scalars(query)}
+
+    def _apply(
+        self, session: Session, parsed: files.PostFile, post: Post | None, stat: tuple[int, int]
+    ) -> None:
+        """Create or update one file's post inside a savepoint, so a clash spoils only it."""
+        origin = store.Origin(PostSource.FILE, parsed.path, parsed.content_hash)
+        try:
+            with session.begin_nested():
+                post = post or self._renamed(session, parsed)
+                if post is None:
+                    post = store.create(session, self.slug, parsed.data, origin, self.now)
+                    self.report.created.append(parsed.path)
+                else:
+                    store.update(session, post, parsed.data, origin, self.now)
+                    self.report.updated.append(parsed.path)
+                self._record_stat(post, stat)
+        except (InvalidInput, SlugTaken) as error:
+            reason = "; ".join(f"{key} {message}" for key, message in error.fields.items())
+            self.report.errors.append(BadPostFile(parsed.path, reason))
+
+    def _record_stat(self, post: Post, stat: tuple[int, int]) -> None:
+        size, mtime_ns = stat
+        post.source_size = size
+        post.source_mtime_ns = None if mtime_ns > self.listed_at_ns - RACY_NS else mtime_ns
+
+    def _renamed(self, session: Session, parsed: files.PostFile) -> Post | None:
+        """The post a renamed file used to be, so its entry id survives the rename.
+
+        An explicit `id` decides; otherwise a vanished file of the same feed with
+        the same date (and only one such) is taken to be the same post.
+        """
+        if parsed.data.guid:
+            holder = session.scalar(select(Post).where(Post.guid == parsed.data.guid))
+            if holder is None:
+                return None
+            moved = holder.deleted_at is not None or holder.source_path in self.vanished
+            if holder.feed_slug != self.slug or holder.source != PostSource.FILE or not moved:
+                raise InvalidInput({"id": f"'{parsed.data.guid}' is already used by another post"})
+            self.vanished.pop(holder.source_path or "", None)
+            holder.deleted_at = None
+            return holder
+        if not self.vanished:
+            return None
+        same_date = [
+            post
+            for post in session.scalars(
+                select(Post).where(
+                    Post.feed_slug == self.slug,
+                    Post.published_at == parsed.data.published_at,
+                    Post.source == PostSource.FILE,
+                    Post.deleted_at.is_(None),
+                )
+            )
+            if post.source_path in self.vanished
+        ]
+        if len(same_date) != 1:
+            return None
+        self.vanished.pop(same_date[0].source_path or "", None)
+        return same_date[0]
+
+    def _delete_vanished(self) -> None:
+        """Tombstone the posts whose file is gone, a batch per transaction."""
+        gone = sorted(self.vanished.items())
+        for start in range(0, len(gone), self.batch):
+            with self.core.transaction() as session:
+                for path, known in gone[start : start + self.batch]:
+                    post = session.get(Post, known.id)
+                    if post is None or post.deleted_at is not None or post.source_path != path:
+                        continue  # changed by someone else since the listing
+                    store.delete(session, post, self.now)
+                    self.report.deleted.append(path)
