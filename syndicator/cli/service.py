@@ -157,12 +157,22 @@ def tick(core: core_module.Core) -> None:
 
 @cli.command()
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--incremental/--full",
+    default=True,
+    show_default=True,
+    help="Fetch only the feeds that changed since the last export into DIR, "
+    "or every page again. Either way only files whose bytes changed are rewritten.",
+)
 @with_core(migrate=True)
-def export(core: core_module.Core, directory: Path) -> None:
+def export(core: core_module.Core, directory: Path, incremental: bool) -> None:
     """Write every feed and page as static files mirroring the URL paths."""
     _import_at_start(core)
     from syndicator.web import create_app
     from syndicator.web.export import export as write_export
 
-    written = write_export(create_app(core=core), core, directory)
-    click.echo(f"exported {len(written)} files to {directory}")
+    report = write_export(create_app(core=core), core, directory, incremental=incremental)
+    click.echo(
+        f"exported {report.files} files to {directory}: {len(report.written)} written, "
+        f"{report.unchanged} unchanged, {len(report.removed)} removed"
+    )
