@@ -2,6 +2,11 @@
 
 `record` stores a snapshot of the post as it is at that moment; `render`
 turns a stored event into the exact body bytes every attempt will send.
+
+The snapshot leaves out the post's HTML, the bulk of it: the post's row
+holds the same bytes until they change, and `freeze` copies them into the
+events still waiting for fan-out just before that. An outbox of 100,000
+published posts is then not a second copy of the blog.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from syndicator import markup
@@ -70,14 +76,40 @@ def record(session: Session, event_type: EventType, post: Post, now: datetime) -
     """Add a post event to the outbox; it commits or rolls back with the change."""
     session.flush()  # the post needs its id
     snapshot = asdict(PostSnapshot.of(post))
+    del snapshot["content_html"]  # in the post's row until it changes (`freeze`)
     event = WebhookEvent(
         type=event_type,
         feed_slug=post.feed_slug,
+        post_id=post.id,
         snapshot=json.dumps(snapshot, ensure_ascii=False),
         created_at=now,
     )
     session.add(event)
     return event
+
+
+def freeze(session: Session, post: Post) -> None:
+    """Call before the post's HTML changes or its row goes: the events still waiting
+    for fan-out keep the HTML the post had when they happened."""
+    waiting = session.scalars(
+        select(WebhookEvent).where(
+            WebhookEvent.post_id == post.id, WebhookEvent.fanned_out_at.is_(None)
+        )
+    )
+    for event in waiting:
+        snapshot = json.loads(event.snapshot)
+        if "content_html" not in snapshot:
+            snapshot["content_html"] = post.content_html
+            event.snapshot = json.dumps(snapshot, ensure_ascii=False)
+
+
+def snapshot_of(session: Session, event: WebhookEvent) -> dict[str, Any]:
+    """The event's snapshot, with the HTML its post still holds when it was left out."""
+    snapshot: dict[str, Any] = json.loads(event.snapshot)
+    if event.type in POST_EVENTS and "content_html" not in snapshot:
+        post = session.get(Post, event.post_id) if event.post_id is not None else None
+        snapshot["content_html"] = post.content_html if post is not None else ""
+    return snapshot
 
 
 def record_test(session: Session, endpoint_id: int, now: datetime) -> WebhookEvent:
@@ -93,9 +125,9 @@ def record_test(session: Session, endpoint_id: int, now: datetime) -> WebhookEve
     return event
 
 
-def render(event: WebhookEvent, urls: Urls, *, max_bytes: int) -> str:
-    """The JSON body for an event; over `max_bytes`, the bulky fields are left out."""
-    snapshot = json.loads(event.snapshot)
+def render(event: WebhookEvent, snapshot: dict[str, Any], urls: Urls, *, max_bytes: int) -> str:
+    """The JSON body for an event (`snapshot_of` it); over `max_bytes`, the bulky fields
+    are left out."""
     data = _post_data(event.type, snapshot, urls) if event.type in POST_EVENTS else snapshot
     body = _body(event, data)
     for bulky in ("content_html", "summary"):

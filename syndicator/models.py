@@ -110,6 +110,8 @@ class Post(Base):
         Index(
             "ix_posts_files",
             "feed_slug",
+            "source",  # with deleted_at: SQLite then reads the index alone (covering)
+            "deleted_at",
             "source_path",
             "source_size",
             "source_mtime_ns",
@@ -202,20 +204,37 @@ class WebhookEndpoint(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+_WAITING = "fanned_out_at IS NULL"
+
+
 class WebhookEvent(Base):
     """The outbox: written in the same transaction as the change it describes.
 
-    `snapshot` is the post as it was then (JSON); `body` is rendered from it
-    once, at fan-out, and never changes after, so every attempt is identical.
+    `snapshot` is the post as it was then (JSON) without its HTML, which stays
+    in the post's row until the post's HTML changes (`events.freeze`); `body` is
+    rendered from both once, at fan-out, and never changes after, so every
+    attempt is identical.
     """
 
     __tablename__ = "webhook_events"
-    __table_args__ = (Index("ix_webhook_events_unfanned", "fanned_out_at"),)
+    __table_args__ = (
+        Index("ix_webhook_events_unfanned", "fanned_out_at"),
+        # A post's events still waiting for fan-out, found when its HTML is about to change.
+        Index(
+            "ix_webhook_events_waiting_post",
+            "post_id",
+            sqlite_where=text(_WAITING),
+            postgresql_where=text(_WAITING),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     type: Mapped[str] = mapped_column(String(50))
     feed_slug: Mapped[str | None] = mapped_column(String(200))
     snapshot: Mapped[str] = mapped_column(Text)
+    # The post an event is about. Not a foreign key: the event outlives the post's row.
+    post_id: Mapped[int | None] = mapped_column(Integer)
+    # Set at fan-out when some endpoint gets the event; nothing is kept for no receiver.
     body: Mapped[str | None] = mapped_column(Text)
     # A test event goes to this one endpoint only.
     endpoint_id: Mapped[int | None] = mapped_column(

@@ -1,5 +1,6 @@
 """Migrations: they build exactly the schema the models describe, and keep existing data."""
 
+import json
 from datetime import UTC, datetime
 
 from alembic import command
@@ -228,9 +229,10 @@ def test_queued_webhooks_and_mail_survive_the_move_to_one_queue(database_url):
     assert len(held_back) == 1
 
 
-def test_file_stats_come_and_go_without_losing_posts_or_what_refers_to_them(database_url):
+def test_0008_comes_and_goes_without_losing_posts_or_what_refers_to_them(database_url):
     """0008 adds the import's stat columns; taking them away again keeps every row,
-    digest_posts included (re-creating `posts` on SQLite would cascade into it)."""
+    digest_posts included (re-creating `posts` on SQLite would cascade into it), and
+    gives the events still waiting for fan-out their post's HTML back."""
     engine = db.make_engine(database_url)
     at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     with engine.begin() as connection:
@@ -238,12 +240,28 @@ def test_file_stats_come_and_go_without_losing_posts_or_what_refers_to_them(data
         _fill_0004(connection, at)
     db.upgrade(engine)
     with engine.begin() as connection:
-        connection.execute(text("UPDATE posts SET source_size = 12, source_mtime_ns = 34"))
+        connection.execute(
+            text(
+                "UPDATE posts SET source_size = 12, source_mtime_ns = 34, content_html = '<p>x</p>'"
+            )
+        )
+        _insert(
+            connection,
+            "webhook_events",
+            id=2,
+            type="post.updated",
+            feed_slug="news",
+            post_id=1,
+            snapshot='{"id": 1, "title": "P"}',
+            created_at=at,
+        )
         before = ScriptDirectory.from_config(alembic_config(connection)).get_revision("0008")
         command.downgrade(alembic_config(connection), str(before.down_revision))
         columns = connection.execute(text("SELECT * FROM posts")).keys()
         posts = connection.execute(text("SELECT id, guid FROM posts")).all()
         held = connection.execute(text("SELECT delivery_id, post_id FROM digest_posts")).all()
+        waiting = connection.execute(text("SELECT snapshot FROM webhook_events WHERE id = 2"))
+        snapshot = json.loads(waiting.scalar_one())
     db.upgrade(engine)
     with engine.connect() as connection:
         stats = connection.execute(text("SELECT source_size, source_mtime_ns FROM posts")).all()
@@ -252,3 +270,4 @@ def test_file_stats_come_and_go_without_losing_posts_or_what_refers_to_them(data
     assert [tuple(row) for row in posts] == [(1, "urn:x")]
     assert [tuple(row) for row in held] == [(10, 1)]
     assert [tuple(row) for row in stats] == [(None, None)]  # the next import hashes once
+    assert snapshot == {"id": 1, "title": "P", "content_html": "<p>x</p>"}

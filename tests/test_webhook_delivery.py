@@ -146,9 +146,8 @@ def test_each_kind_of_change_sends_its_event_and_nothing_else(core, receiver, ho
 def test_a_new_file_in_the_content_folder_is_published(core, receiver, blog) -> None:
     add_endpoint(core, receiver.url())
     blog.post("first-post", "Body", date="2024-01-01T09:00:00Z")
-    with core.transaction() as session:
-        importer.sync(session, blog.root, core.timezone, core.now())
-        importer.sync(session, blog.root, core.timezone, core.now())  # idempotent: no second event
+    importer.sync(core, blog.root)
+    importer.sync(core, blog.root)  # idempotent: no second event
     deliver(core)
     assert [body["type"] for body in bodies(receiver.received)] == ["post.published"]
 
@@ -397,3 +396,64 @@ def test_the_readme_verification_example_accepts_real_deliveries_only(core, rece
     assert verify_example(hook.secret, request.headers, request.body)
     assert not verify_example(hook.secret, request.headers, request.body + b" ")
     assert not verify_example("whsec_" + "A" * 44, request.headers, request.body)
+
+
+def edit_content(core: core_module.Core, post_id: int, source: str) -> None:
+    with core.transaction() as session:
+        post = session.get(Post, post_id)
+        assert post is not None
+        data = store.PostData(title=post.title, published_at=post.published_at)
+        store.update(
+            session, post, replace(data, content_source=source), store.Origin(), core.now()
+        )
+
+
+def test_each_event_carries_the_html_of_its_moment_when_edits_come_before_fan_out(
+    core, receiver, clock
+) -> None:
+    add_endpoint(core, receiver.url())
+    post_id = publish(core, "Edited", content_source="First text.")
+    clock.advance(minutes=1)
+    edit_content(core, post_id, "Second text.")
+    clock.advance(minutes=1)
+    edit_content(core, post_id, "Third text.")
+    deliver(core)
+    sent = [(b["type"], b["data"]["content_html"]) for b in bodies(receiver.received)]
+    assert sent == [
+        ("post.published", "<p>First text.</p>\n"),
+        ("post.updated", "<p>Second text.</p>\n"),
+        ("post.updated", "<p>Third text.</p>\n"),
+    ]
+
+
+def test_an_event_keeps_its_html_when_its_post_row_is_gone_before_fan_out(
+    core, receiver, clock
+) -> None:
+    add_endpoint(core, receiver.url())
+    first = publish(core, "Taken", slug="taken", content_source="Old post.")
+    with core.transaction() as session:
+        post = session.get(Post, first)
+        assert post is not None
+        store.delete(session, post, core.now())
+    publish(core, "Taken again", slug="taken", content_source="New post.")  # reclaims the slug
+    deliver(core)
+    published = [b["data"] for b in bodies(receiver.received) if b["type"] == "post.published"]
+    assert [data["content_html"] for data in published] == [
+        "<p>Old post.</p>\n",
+        "<p>New post.</p>\n",
+    ]
+
+
+def test_the_outbox_holds_no_copy_of_a_post_html(core, clock) -> None:
+    """The post's row has the HTML; an event waiting for fan-out, or fanned out to no
+    endpoint, does not copy it (100,000 imported posts would otherwise double the database)."""
+    body = "Long text. " * 2000
+    publish(core, "Big", content_source=body)
+    with core.reading() as session:
+        (waiting,) = session.scalars(select(WebhookEvent))
+        assert len(waiting.snapshot) < 1000
+    deliver(core)  # no endpoint: nothing will ever send it
+    with core.reading() as session:
+        (done,) = session.scalars(select(WebhookEvent))
+        assert done.fanned_out_at is not None
+        assert len(done.snapshot) < 1000 and done.body is None

@@ -138,6 +138,8 @@ def update(session: Session, post: Post, data: PostData, origin: Origin, now: da
         _free_slug(session, post.feed_slug, data.slug)
     visible_before = _visible_fields(post)
     was_announced = _announced(post, now)
+    if data.content_html != post.content_html:
+        events.freeze(session, post)
     post.title, post.content_source, post.content_html = (
         data.title,
         data.content_source,
@@ -237,6 +239,7 @@ def _free_slug(session: Session, feed_slug: str, slug: str) -> None:
         return
     if holder.deleted_at is None:
         raise SlugTaken(feed_slug, slug)
+    events.freeze(session, holder)
     session.delete(holder)
     session.flush()
 

@@ -7,7 +7,6 @@ batch of events: a worker that dies half way leaves the events for the next.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -36,7 +35,7 @@ def fan_out(session: Session, urls: Urls, now: datetime, *, max_bytes: int, batc
         return 0
     every_endpoint = list(session.scalars(select(WebhookEndpoint)))
     for event in pending:
-        rows = _message_rows(event, every_endpoint, urls, now, max_bytes=max_bytes)
+        rows = _message_rows(session, event, every_endpoint, urls, now, max_bytes=max_bytes)
         queue.add(session, Channel.WEBHOOK, rows, now)
     return len(pending)
 
@@ -51,12 +50,13 @@ def fan_out_test(
     max_bytes: int,
 ) -> int:
     """A test event's one message, queued; its id."""
-    rows = _message_rows(event, [endpoint], urls, now, max_bytes=max_bytes)
+    rows = _message_rows(session, event, [endpoint], urls, now, max_bytes=max_bytes)
     (message_id,) = queue.add_with_ids(session, Channel.WEBHOOK, rows, now)
     return message_id
 
 
 def _message_rows(
+    session: Session,
     event: WebhookEvent,
     candidates: list[WebhookEndpoint],
     urls: Urls,
@@ -64,15 +64,18 @@ def _message_rows(
     *,
     max_bytes: int,
 ) -> list[dict[str, Any]]:
-    """Render the event once; a message per matching endpoint."""
-    event.body = events.render(event, urls, max_bytes=max_bytes)
+    """Render the event once (only when some endpoint gets it); a message per such endpoint."""
     event.fanned_out_at = now
-    post_id = json.loads(event.snapshot).get("id") if event.type in events.POST_EVENTS else None
-    return [
+    snapshot = events.snapshot_of(session, event)
+    post_id = snapshot.get("id") if event.type in events.POST_EVENTS else None
+    rows = [
         _message_row(event, endpoint, post_id)
         for endpoint in candidates
         if endpoints.matches(endpoint, event)
     ]
+    if rows:
+        event.body = events.render(event, snapshot, urls, max_bytes=max_bytes)
+    return rows
 
 
 def _message_row(event: WebhookEvent, endpoint: WebhookEndpoint, post_id: Any) -> dict[str, Any]:
