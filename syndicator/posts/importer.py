@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -53,12 +54,11 @@ class _Recorded:
     stat: tuple[int | None, int | None]  # size, mtime in ns
 
 
-@dataclass(frozen=True)
-class _Found:
+class _Found(NamedTuple):
     """A post file found in the folder, with its stat at the moment it was listed."""
 
-    file: Path
-    path: str
+    file: str  # where to read it
+    path: str  # its name in reports and in the database: <feed>/posts/<name>.md
     stat: tuple[int, int]
 
 
@@ -161,7 +161,7 @@ class _FeedImport:
                 stat = entry.stat()
             except OSError:
                 continue  # gone since the listing: it counts as removed
-            yield _Found(Path(entry.path), prefix + entry.name, (stat.st_size, stat.st_mtime_ns))
+            yield _Found(entry.path, prefix + entry.name, (stat.st_size, stat.st_mtime_ns))
 
     def _import_batch(self, batch: list[_Found]) -> None:
         """Read the batch's files, then apply what changed in one transaction."""
@@ -183,7 +183,7 @@ class _FeedImport:
 
     def _read(self, found: _Found) -> bytes | None:
         try:
-            return found.file.read_bytes()
+            return Path(found.file).read_bytes()
         except OSError as exc:
             self.report.errors.append(BadPostFile(found.path, f"cannot read: {exc.strerror}"))
             return None
