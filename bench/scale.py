@@ -283,7 +283,8 @@ def measure(kind: str, postgres: str | None, blog: Path, count: int, md_bytes: i
             )
             syndicator(folder, "db", "upgrade")
             # What any command costs before it does anything: the floor under the times below.
-            put("CLI floor (db upgrade, nothing to do) s", syndicator(folder, "db", "upgrade").seconds)
+            floor = syndicator(folder, "db", "upgrade")
+            put("CLI floor (db upgrade, nothing to do) s", floor.seconds)
             first = syndicator(folder, "import")
             put("import s", first.seconds)
             put("import posts/s", count / first.seconds)
