@@ -46,9 +46,8 @@ class SyncReport:
     errors: list[BadPostFile] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class _Recorded:
-    """What the last import recorded about a file's post."""
+class _Recorded(NamedTuple):
+    """What the last import recorded about a file's post (a tuple: 100,000 of them are kept)."""
 
     id: int
     stat: tuple[int | None, int | None]  # size, mtime in ns
@@ -57,9 +56,8 @@ class _Recorded:
 class _Found(NamedTuple):
     """A post file found in the folder, with its stat at the moment it was listed."""
 
-    file: str  # where to read it
-    path: str  # its name in reports and in the database: <feed>/posts/<name>.md
-    stat: tuple[int, int]
+    path: str  # relative to the content folder, as in reports and the database
+    stat: tuple[int, int]  # size, mtime in ns
 
 
 def sync(core: Core, content_dir: Path, *, batch: int = BATCH) -> SyncReport:
@@ -149,19 +147,20 @@ class _FeedImport:
 
     def _listing(self) -> Iterator[_Found]:
         """Every post file (posts/*.md) in name order, with its stat; nothing is read."""
+        folder = self.feed_dir / "posts"
         try:
-            entries = sorted(os.scandir(self.feed_dir / "posts"), key=lambda entry: entry.name)
+            names = sorted(name for name in os.listdir(folder) if name.endswith(".md"))
         except (FileNotFoundError, NotADirectoryError):
             return
         prefix = f"{self.slug}/posts/"
-        for entry in entries:
-            if entry.name.startswith(".") or not entry.name.endswith(".md"):
+        for name in names:
+            if name.startswith("."):
                 continue
             try:
-                stat = entry.stat()
+                stat = os.stat(os.path.join(folder, name))
             except OSError:
                 continue  # gone since the listing: it counts as removed
-            yield _Found(entry.path, prefix + entry.name, (stat.st_size, stat.st_mtime_ns))
+            yield _Found(prefix + name, (stat.st_size, stat.st_mtime_ns))
 
     def _import_batch(self, batch: list[_Found]) -> None:
         """Read the batch's files, then apply what changed in one transaction."""
@@ -183,7 +182,7 @@ class _FeedImport:
 
     def _read(self, found: _Found) -> bytes | None:
         try:
-            return Path(found.file).read_bytes()
+            return (self.content_dir / found.path).read_bytes()
         except OSError as exc:
             self.report.errors.append(BadPostFile(found.path, f"cannot read: {exc.strerror}"))
             return None
