@@ -152,12 +152,12 @@ class _FeedImport:
             names = sorted(name for name in os.listdir(folder) if name.endswith(".md"))
         except (FileNotFoundError, NotADirectoryError):
             return
-        prefix = f"{self.slug}/posts/"
+        prefix, where = f"{self.slug}/posts/", f"{folder}{os.sep}"
         for name in names:
             if name.startswith("."):
                 continue
             try:
-                stat = os.stat(os.path.join(folder, name))
+                stat = os.stat(where + name)
             except OSError:
                 continue  # gone since the listing: it counts as removed
             yield _Found(prefix + name, (stat.st_size, stat.st_mtime_ns))
