@@ -38,15 +38,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from writes import database  # a fresh SQLite file, or a PostgreSQL schema of its own
 
 ROOT = Path(__file__).resolve().parent.parent
 FEED = "bench"
@@ -219,25 +218,6 @@ def _get_ms(connection: http.client.HTTPConnection, url: str) -> float:
 
 
 # --- databases -----------------------------------------------------------------------
-
-
-@contextmanager
-def database(kind: str, postgres: str | None, folder: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{folder / 'bench.db'}"
-        return
-    assert postgres
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(postgres, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        url = make_url(postgres).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def database_mb(url: str) -> float:

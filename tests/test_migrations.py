@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from syndicator import db
 from syndicator.models import Base
@@ -174,13 +174,19 @@ def _fill_0004(connection, at: datetime) -> None:
     _insert(connection, "digest_posts", mail_id=3, post_id=1, subscriber_id=1)
 
 
-def test_queued_webhooks_and_mail_survive_the_move_to_one_queue(database_url):
+def _upgraded_from_0004(database_url: str, at: datetime) -> Engine:
+    """A database filled as release 0004 kept it, then migrated to the newest revision."""
     engine = db.make_engine(database_url)
-    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection), "0004")
         _fill_0004(connection, at)
     db.upgrade(engine)
+    return engine
+
+
+def test_queued_webhooks_and_mail_survive_the_move_to_one_queue(database_url):
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    engine = _upgraded_from_0004(database_url, at)
     with engine.begin() as connection:
         rows = connection.execute(
             text(
@@ -233,12 +239,8 @@ def test_0008_comes_and_goes_without_losing_posts_or_what_refers_to_them(databas
     """0008 adds the import's stat columns; taking them away again keeps every row,
     digest_posts included (re-creating `posts` on SQLite would cascade into it), and
     gives the events still waiting for fan-out their post's HTML back."""
-    engine = db.make_engine(database_url)
     at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-    with engine.begin() as connection:
-        command.upgrade(alembic_config(connection), "0004")
-        _fill_0004(connection, at)
-    db.upgrade(engine)
+    engine = _upgraded_from_0004(database_url, at)
     with engine.begin() as connection:
         connection.execute(
             text(
