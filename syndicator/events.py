@@ -1,12 +1,13 @@
 """Events: what changed, written to the outbox in the same transaction as the change.
 
-`record` stores a snapshot of the post as it is at that moment; `render`
-turns a stored event into the exact body bytes every attempt will send.
+`record` notes which post changed; `render` turns a stored event into the
+exact body bytes every attempt will send, from the post as it was at the
+moment of the event.
 
-The snapshot leaves out the post's HTML, the bulk of it: the post's row
-holds the same bytes until they change, and `freeze` copies them into the
-events still waiting for fan-out just before that. An outbox of 100,000
-published posts is then not a second copy of the blog.
+That snapshot is not copied when the event is recorded: the post's row
+holds the same values until the post changes again, and `freeze` copies
+them into the events still waiting for fan-out just before that. An outbox
+of 100,000 published posts is then not a second copy of the blog.
 """
 
 from __future__ import annotations
@@ -68,6 +69,9 @@ class PostSnapshot:
         )
 
 
+_IN_THE_POST = "{}"  # the snapshot of an event whose post has not changed since
+
+
 def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
@@ -75,13 +79,11 @@ def rfc3339(moment: datetime) -> str:
 def record(session: Session, event_type: EventType, post: Post, now: datetime) -> WebhookEvent:
     """Add a post event to the outbox; it commits or rolls back with the change."""
     session.flush()  # the post needs its id
-    snapshot = asdict(PostSnapshot.of(post))
-    del snapshot["content_html"]  # in the post's row until it changes (`freeze`)
     event = WebhookEvent(
         type=event_type,
         feed_slug=post.feed_slug,
         post_id=post.id,
-        snapshot=json.dumps(snapshot, ensure_ascii=False),
+        snapshot=_IN_THE_POST,  # until the post changes (`freeze`)
         created_at=now,
     )
     session.add(event)
@@ -89,27 +91,28 @@ def record(session: Session, event_type: EventType, post: Post, now: datetime) -
 
 
 def freeze(session: Session, post: Post) -> None:
-    """Call before the post's HTML changes or its row goes: the events still waiting
-    for fan-out keep the HTML the post had when they happened."""
+    """Call before the post changes or its row goes: the events still waiting for
+    fan-out keep the post as it was when they happened."""
     waiting = session.scalars(
         select(WebhookEvent).where(
-            WebhookEvent.post_id == post.id, WebhookEvent.fanned_out_at.is_(None)
+            WebhookEvent.post_id == post.id,
+            WebhookEvent.fanned_out_at.is_(None),
+            WebhookEvent.snapshot == _IN_THE_POST,
         )
     )
     for event in waiting:
-        snapshot = json.loads(event.snapshot)
-        if "content_html" not in snapshot:
-            snapshot["content_html"] = post.content_html
-            event.snapshot = json.dumps(snapshot, ensure_ascii=False)
+        event.snapshot = json.dumps(asdict(PostSnapshot.of(post)), ensure_ascii=False)
 
 
 def snapshot_of(session: Session, event: WebhookEvent) -> dict[str, Any]:
-    """The event's snapshot, with the HTML its post still holds when it was left out."""
-    snapshot: dict[str, Any] = json.loads(event.snapshot)
-    if event.type in POST_EVENTS and "content_html" not in snapshot:
-        post = session.get(Post, event.post_id) if event.post_id is not None else None
-        snapshot["content_html"] = post.content_html if post is not None else ""
-    return snapshot
+    """The post as it was at the event: its own copy, or the post's row, unchanged since."""
+    if event.snapshot != _IN_THE_POST or event.post_id is None:
+        snapshot: dict[str, Any] = json.loads(event.snapshot)
+        return snapshot
+    post = session.get(Post, event.post_id)
+    if post is None:  # `freeze` runs before a post's row goes; only a bug gets here
+        raise LookupError(f"event {event.id}: post {event.post_id} is gone and was not frozen")
+    return asdict(PostSnapshot.of(post))
 
 
 def record_test(session: Session, endpoint_id: int, now: datetime) -> WebhookEvent:

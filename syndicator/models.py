@@ -210,10 +210,10 @@ _WAITING = "fanned_out_at IS NULL"
 class WebhookEvent(Base):
     """The outbox: written in the same transaction as the change it describes.
 
-    `snapshot` is the post as it was then (JSON) without its HTML, which stays
-    in the post's row until the post's HTML changes (`events.freeze`); `body` is
-    rendered from both once, at fan-out, and never changes after, so every
-    attempt is identical.
+    `snapshot` is the post as it was then (JSON), or `{}` while the post's row
+    still holds those values (`events.freeze` copies them before it changes);
+    `body` is rendered from it once, at fan-out, and never changes after, so
+    every attempt is identical.
     """
 
     __tablename__ = "webhook_events"

@@ -238,7 +238,7 @@ def test_queued_webhooks_and_mail_survive_the_move_to_one_queue(database_url):
 def test_0008_comes_and_goes_without_losing_posts_or_what_refers_to_them(database_url):
     """0008 adds the import's stat columns; taking them away again keeps every row,
     digest_posts included (re-creating `posts` on SQLite would cascade into it), and
-    gives the events still waiting for fan-out their post's HTML back."""
+    gives the events still waiting for fan-out their post's snapshot back."""
     at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     engine = _upgraded_from_0004(database_url, at)
     with engine.begin() as connection:
@@ -254,7 +254,7 @@ def test_0008_comes_and_goes_without_losing_posts_or_what_refers_to_them(databas
             type="post.updated",
             feed_slug="news",
             post_id=1,
-            snapshot='{"id": 1, "title": "P"}',
+            snapshot="{}",
             created_at=at,
         )
         before = ScriptDirectory.from_config(alembic_config(connection)).get_revision("0008")
@@ -272,4 +272,16 @@ def test_0008_comes_and_goes_without_losing_posts_or_what_refers_to_them(databas
     assert [tuple(row) for row in posts] == [(1, "urn:x")]
     assert [tuple(row) for row in held] == [(10, 1)]
     assert [tuple(row) for row in stats] == [(None, None)]  # the next import hashes once
-    assert snapshot == {"id": 1, "title": "P", "content_html": "<p>x</p>"}
+    assert snapshot == {
+        "feed": "news",
+        "id": 1,
+        "guid": "urn:x",
+        "slug": "p",
+        "title": "P",
+        "summary": None,
+        "content_html": "<p>x</p>",
+        "author": None,
+        "tags": [],
+        "published": "2026-01-02T03:04:05Z",
+        "updated": "2026-01-02T03:04:05Z",
+    }

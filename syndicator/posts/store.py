@@ -138,8 +138,7 @@ def update(session: Session, post: Post, data: PostData, origin: Origin, now: da
         _free_slug(session, post.feed_slug, data.slug)
     visible_before = _visible_fields(post)
     was_announced = _announced(post, now)
-    if data.content_html != post.content_html:
-        events.freeze(session, post)
+    events.freeze(session, post)
     post.title, post.content_source, post.content_html = (
         data.title,
         data.content_source,
