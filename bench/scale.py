@@ -376,7 +376,6 @@ def verdicts() -> dict[str, Verdict]:
 
 def report(kind: str, results: dict[int, Figures]) -> bool:
     sizes = sorted(results)
-    base = results[sizes[0]]
     print(f"\n## {kind}\n")
     header = ["figure", *(f"{size:,} posts" for size in sizes)]
     header += [f"ratio {size:,}/{sizes[0]:,}" for size in sizes[1:]]
