@@ -151,6 +151,21 @@ def test_export_writes_the_static_site(site, blog):
     assert feedparser.parse((site / "out" / "news" / "atom.xml").read_bytes()).bozo == 0
 
 
+def test_a_second_export_writes_only_what_changed(site, blog):
+    blog.post("hello", date="2026-01-01T09:00:00Z")
+    first = run("export", str(site / "out"), cwd=site)
+    assert first.returncode == 0, first.stderr
+    again = run("export", str(site / "out"), "--incremental", cwd=site)
+    assert again.returncode == 0, again.stderr
+    assert " 0 written, " in again.stdout and " 0 removed" in again.stdout
+    blog.post("later", date="2026-01-02T09:00:00Z")
+    third = run("export", str(site / "out"), cwd=site)
+    assert (site / "out" / "news" / "later" / "index.html").is_file()
+    assert " 0 written, " not in third.stdout
+    full = run("export", str(site / "out"), "--full", cwd=site)
+    assert full.returncode == 0 and " 0 written, " in full.stdout
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
