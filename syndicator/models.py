@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -105,7 +106,8 @@ class Post(Base):
     __tablename__ = "posts"
     __table_args__ = (
         UniqueConstraint("feed_slug", "slug", name="uq_posts_feed_slug"),
-        Index("ix_posts_feed_published", "feed_slug", "published_at"),
+        # A feed's listed posts in the order readers see them (posts/listing.py).
+        Index("ix_posts_listing", "feed_slug", "status", "deleted_at", "published_at", "id"),
         # The import's stat pass reads only this index, never a post's body.
         Index(
             "ix_posts_files",
@@ -160,8 +162,14 @@ class Post(Base):
 
 
 class PostTag(Base):
+    """A post's tag. It repeats the post's feed, date and whether it is listed, so a
+    tag's page is one walk of `ix_post_tags_listing` (posts/store.py keeps them equal)."""
+
     __tablename__ = "post_tags"
-    __table_args__ = (Index("ix_post_tags_slug", "tag_slug"),)
+    __table_args__ = (
+        Index("ix_post_tags_slug", "tag_slug"),
+        Index("ix_post_tags_listing", "feed_slug", "tag_slug", "listed", "published_at", "post_id"),
+    )
 
     post_id: Mapped[int] = mapped_column(
         ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
@@ -169,8 +177,30 @@ class PostTag(Base):
     tag_slug: Mapped[str] = mapped_column(String(200), primary_key=True)
     name: Mapped[str] = mapped_column(Text)
     position: Mapped[int] = mapped_column(Integer, default=0)
+    feed_slug: Mapped[str] = mapped_column(String(200))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Published and not deleted (posts/visibility.py::is_listed); visible once published_at is due.
+    listed: Mapped[bool] = mapped_column(Boolean)
 
     post: Mapped[Post] = relationship(back_populates="tags")
+
+
+class ListingCount(Base):
+    """How many listed posts a feed (tag_slug "") or one of its tags has, in all
+    (span "t") and per UTC year, month and day ("y2024", "m2024-05", "d2024-05-17").
+
+    Kept in the transaction of every change (posts/counts.py); page counts and the
+    start of page n are read from it instead of counting or skipping over posts.
+    """
+
+    __tablename__ = "listing_counts"
+
+    feed_slug: Mapped[str] = mapped_column(
+        ForeignKey("feeds.slug", ondelete="CASCADE"), primary_key=True
+    )
+    tag_slug: Mapped[str] = mapped_column(String(200), primary_key=True)
+    span: Mapped[str] = mapped_column(String(12), primary_key=True)
+    posts: Mapped[int] = mapped_column(Integer)
 
 
 # --- Webhooks: endpoints and the event outbox ---

@@ -12,14 +12,14 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from syndicator import events, markup, slugs, timestamps, xmltext
 from syndicator.errors import InvalidInput, NotFound, PostGone, PostNotFound, SlugTaken
 from syndicator.feeds import catalog
 from syndicator.models import Post, PostSource, PostStatus, PostTag
-from syndicator.posts import visibility
+from syndicator.posts import counts, listing, visibility
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,7 @@ def create(session: Session, feed_slug: str, data: PostData, origin: Origin, now
     _mark_live(post, now)
     session.add(post)
     catalog.touch(session, feed_slug, now)
+    counts.change(session, feed_slug, (), _units(post))
     session.flush()
     if _announced(post, now):
         events.record(session, events.EventType.POST_PUBLISHED, post, now)
@@ -137,6 +138,7 @@ def update(session: Session, post: Post, data: PostData, origin: Origin, now: da
     if data.slug != post.slug:
         _free_slug(session, post.feed_slug, data.slug)
     visible_before = _visible_fields(post)
+    listed_before = _units(post)
     was_announced = _announced(post, now)
     events.freeze(session, post)
     post.title, post.content_source, post.content_html = (
@@ -160,6 +162,7 @@ def update(session: Session, post: Post, data: PostData, origin: Origin, now: da
     _mark_live(post, now)
     if changed:
         catalog.touch(session, post.feed_slug, now)
+    counts.change(session, post.feed_slug, listed_before, _units(post))
     session.flush()
     _record_change(session, post, was_announced=was_announced, changed=changed, now=now)
     return changed
@@ -168,8 +171,11 @@ def update(session: Session, post: Post, data: PostData, origin: Origin, now: da
 def delete(session: Session, post: Post, now: datetime) -> None:
     """Tombstone the post: it leaves every list and its permalink answers 410."""
     was_announced = _announced(post, now)
+    listed_before = _units(post)
     post.deleted_at = now
+    _copy_to_tags(post)
     catalog.touch(session, post.feed_slug, now)
+    counts.change(session, post.feed_slug, listed_before, ())
     session.flush()
     if was_announced:
         events.record(session, events.EventType.POST_DELETED, post, now)
@@ -215,6 +221,21 @@ def _set_tags(post: Post, names: tuple[str, ...]) -> None:
         _tag(current.get(slug), slug, name, position)
         for position, (slug, name) in enumerate(by_slug.items())
     ]
+    _copy_to_tags(post)
+
+
+def _copy_to_tags(post: Post) -> None:
+    """Tag rows repeat what a tag's page is read by: the post's feed, date and listing."""
+    listed = visibility.is_listed(post)
+    for tag in post.tags:
+        tag.feed_slug, tag.published_at, tag.listed = post.feed_slug, post.published_at, listed
+
+
+def _units(post: Post) -> tuple[counts.Unit, ...]:
+    """What the post adds to the maintained counts: its feed and each tag, on its date."""
+    if not visibility.is_listed(post):
+        return ()
+    return (("", post.published_at), *((tag.tag_slug, post.published_at) for tag in post.tags))
 
 
 def _tag(existing: PostTag | None, slug: str, name: str, position: int) -> PostTag:
@@ -259,17 +280,10 @@ def publish_due(session: Session, now: datetime) -> list[Post]:
     return due
 
 
-def _visible(feed_slug: str, now: datetime, tag: str | None = None) -> Select[Post]:
-    query = select(Post).where(Post.feed_slug == feed_slug, visibility.visible_clause(now))
-    if tag is not None:
-        query = query.where(Post.id.in_(select(PostTag.post_id).where(PostTag.tag_slug == tag)))
-    return query
-
-
 def visible(session: Session, feed_slug: str, now: datetime) -> list[Post]:
     """Every visible post of a feed, newest first."""
-    query = _visible(feed_slug, now).order_by(Post.published_at.desc(), Post.id.desc())
-    return list(session.scalars(query))
+    query = select(Post).where(Post.feed_slug == feed_slug, visibility.visible_clause(now))
+    return list(session.scalars(query.order_by(Post.published_at.desc(), Post.id.desc())))
 
 
 def page(
@@ -282,17 +296,14 @@ def page(
     tag: str | None = None,
 ) -> Page:
     """One page of visible posts, newest first; raises NotFound past the end."""
-    query = _visible(feed_slug, now, tag)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    total_pages = max(1, math.ceil(total / per_page))
-    if number < 1 or number > total_pages or (tag is not None and total == 0):
+    size = listing.size(session, feed_slug, tag, now)
+    total_pages = max(1, math.ceil(size.visible / per_page))
+    if number < 1 or number > total_pages or (tag is not None and size.visible == 0):
         raise NotFound(f"page {number}")
-    posts = session.scalars(
-        query.order_by(Post.published_at.desc(), Post.id.desc())
-        .offset((number - 1) * per_page)
-        .limit(per_page)
+    posts = listing.posts(
+        session, feed_slug, tag, size=size, skip=(number - 1) * per_page, limit=per_page, now=now
     )
-    return Page(list(posts), number, total_pages, next_due(session, feed_slug, now))
+    return Page(posts, number, total_pages, next_due(session, feed_slug, now))
 
 
 def next_due(session: Session, feed_slug: str, now: datetime) -> datetime | None:
@@ -317,13 +328,16 @@ def find_visible(session: Session, feed_slug: str, slug: str, now: datetime) -> 
 
 
 def tag_name(session: Session, feed_slug: str, tag: str, now: datetime) -> str:
-    """The display name of a tag that has visible posts; NotFound otherwise."""
+    """The display name of a tag that has visible posts (as its oldest one spells it);
+    NotFound otherwise."""
     name = session.scalar(
         select(PostTag.name)
         .where(
+            PostTag.feed_slug == feed_slug,
             PostTag.tag_slug == tag,
-            PostTag.post_id.in_(_visible(feed_slug, now).with_only_columns(Post.id)),
+            visibility.tag_visible_clause(now),
         )
+        .order_by(PostTag.published_at, PostTag.post_id)
         .limit(1)
     )
     if name is None:
@@ -335,7 +349,7 @@ def tags(session: Session, feed_slug: str, now: datetime) -> list[tuple[str, str
     """(slug, name) of every tag with visible posts in the feed."""
     rows = session.execute(
         select(PostTag.tag_slug, func.min(PostTag.name))
-        .where(PostTag.post_id.in_(_visible(feed_slug, now).with_only_columns(Post.id)))
+        .where(PostTag.feed_slug == feed_slug, visibility.tag_visible_clause(now))
         .group_by(PostTag.tag_slug)
         .order_by(PostTag.tag_slug)
     )
