@@ -45,18 +45,18 @@ class Metrics:
         )
         self.feed_renders = Counter(
             "syndicator_feed_renders",
-            "Feed documents rendered (cache misses), by format.",
+            "Feeds and pages rendered (cache misses), by format: atom, rss, json, html, post.",
             ["format"],
             registry=self.registry,
         )
         self.cache_hits = Counter(
             "syndicator_feed_cache_hits",
-            "Feed requests served from the render cache.",
+            "Feed and page requests served from the render cache.",
             registry=self.registry,
         )
         self.cache_misses = Counter(
             "syndicator_feed_cache_misses",
-            "Feed requests that had to render.",
+            "Feed and page requests that had to render.",
             registry=self.registry,
         )
         self.ticks = Counter(

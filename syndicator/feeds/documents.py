@@ -43,6 +43,11 @@ def listing(
     return Listing(feed, tag, tag_name, page)
 
 
+def last_modified(listing: Listing) -> datetime:
+    """When the listing last changed: its newest post's update, or the feed's last change."""
+    return max([listing.feed.changed_at, *(post.updated_at for post in listing.page.posts)])
+
+
 def feed_document(
     listing: Listing, fmt: str, urls: Urls, *, full_content: bool
 ) -> formats.FeedDocument:

@@ -1,8 +1,15 @@
-"""Feed documents as bytes, rendered once per feed version and served from cache."""
+"""Feeds and pages as bytes, rendered once per feed version and served from cache.
+
+A key names one document: (feed, tag, page number or post slug, kind), kind
+being a feed format or "html" (a list page) or "post" (a post's page). The
+HTML pages are rendered by the web client; this module only decides when.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from syndicator.core import Core
@@ -10,53 +17,71 @@ from syndicator.errors import FeedNotFound
 from syndicator.feeds import documents, formats
 from syndicator.feeds.cache import Rendered
 
+Key = tuple[str, str | None, int | str, str]
 
-def feed_bytes(
-    core: Core, feed: str, fmt: str, *, tag: str | None = None, page: int = 1
-) -> Rendered:
-    """The rendered feed; FeedNotFound / NotFound for what does not exist."""
-    version = core.versions.version(feed)
+
+@dataclass(frozen=True)
+class Made:
+    """What a renderer returns: the bytes, their date, and when they go stale by themselves
+    (a scheduled post comes due)."""
+
+    body: bytes
+    last_modified: datetime
+    expires_at: datetime | None
+
+
+Renderer = Callable[[datetime], Made]
+
+
+def rendered(core: Core, key: Key, render: Renderer) -> Rendered:
+    """The document at `key`, rendered by `render(now)` unless current in the cache;
+    FeedNotFound when the feed does not exist, or whatever `render` raises."""
+    version = core.versions.version(key[0])
     if version is None:
-        raise FeedNotFound(feed)
-    key = (feed, tag, page, fmt)
+        raise FeedNotFound(key[0])
     now = core.now()
     if (hit := core.cache.get(key, version, now)) is not None:
         core.metrics.cache_hits.inc()
         return hit
     core.metrics.cache_misses.inc()
-    return _render(core, key, version, now)
+    made = render(now)
+    core.metrics.feed_renders.labels(key[3]).inc()
+    fresh = Rendered(
+        body=made.body,
+        etag=hashlib.sha256(made.body).hexdigest()[:32],
+        last_modified=made.last_modified,
+        version=version,
+        expires_at=made.expires_at,
+    )
+    core.cache.put(key, fresh)
+    return fresh
 
 
-def cached(core: Core, feed: str, fmt: str, *, tag: str | None, page: int) -> Rendered | None:
-    """The rendered feed if it is in the cache and current; None otherwise (nothing rendered)."""
-    version = core.versions.version(feed)
+def cached(core: Core, key: Key) -> Rendered | None:
+    """The document if it is in the cache and current; None otherwise (nothing rendered)."""
+    version = core.versions.version(key[0])
     if version is None:
         return None
-    hit = core.cache.get((feed, tag, page, fmt), version, core.now())
+    hit = core.cache.get(key, version, core.now())
     if hit is not None:
         core.metrics.cache_hits.inc()
     return hit
 
 
-def _render(
-    core: Core, key: tuple[str, str | None, int, str], version: int, now: datetime
+def feed_bytes(
+    core: Core, feed: str, fmt: str, *, tag: str | None = None, page: int = 1
 ) -> Rendered:
-    feed, tag, page, fmt = key
-    with core.reading() as session:
-        listing = documents.listing(
-            session, feed, tag=tag, number=page, per_page=core.config.feeds.items, now=now
+    """The rendered feed; FeedNotFound / NotFound for what does not exist."""
+
+    def render(now: datetime) -> Made:
+        with core.reading() as session:
+            listing = documents.listing(
+                session, feed, tag=tag, number=page, per_page=core.config.feeds.items, now=now
+            )
+        document = documents.feed_document(
+            listing, fmt, core.urls, full_content=core.config.feeds.full_content
         )
-    document = documents.feed_document(
-        listing, fmt, core.urls, full_content=core.config.feeds.full_content
-    )
-    body = formats.RENDERERS[fmt](document)
-    core.metrics.feed_renders.labels(fmt).inc()
-    rendered = Rendered(
-        body=body,
-        etag=hashlib.sha256(body).hexdigest()[:32],
-        last_modified=max(document.updated_at, listing.feed.changed_at),
-        version=version,
-        expires_at=listing.page.next_due_at,
-    )
-    core.cache.put(key, rendered)
-    return rendered
+        body = formats.RENDERERS[fmt](document)
+        return Made(body, documents.last_modified(listing), listing.page.next_due_at)
+
+    return rendered(core, (feed, tag, page, fmt), render)

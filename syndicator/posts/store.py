@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from syndicator import events, markup, slugs, timestamps, xmltext
@@ -280,10 +280,15 @@ def publish_due(session: Session, now: datetime) -> list[Post]:
     return due
 
 
+def _visible(feed_slug: str, now: datetime) -> Select[Post]:
+    """A feed's visible posts, newest first."""
+    query = select(Post).where(Post.feed_slug == feed_slug, visibility.visible_clause(now))
+    return query.order_by(Post.published_at.desc(), Post.id.desc())
+
+
 def visible(session: Session, feed_slug: str, now: datetime) -> list[Post]:
     """Every visible post of a feed, newest first."""
-    query = select(Post).where(Post.feed_slug == feed_slug, visibility.visible_clause(now))
-    return list(session.scalars(query.order_by(Post.published_at.desc(), Post.id.desc())))
+    return list(session.scalars(_visible(feed_slug, now)))
 
 
 def page(
@@ -367,15 +372,14 @@ class Stamp:
 
 def stamps(session: Session, feed_slug: str, now: datetime) -> list[Stamp]:
     """Every visible post of a feed, newest first (as `page` orders), without its content."""
-    visible_ids = _visible(feed_slug, now).with_only_columns(Post.id)
     tagged: dict[int, set[str]] = {}
     for post_id, tag in session.execute(
-        select(PostTag.post_id, PostTag.tag_slug).where(PostTag.post_id.in_(visible_ids))
+        select(PostTag.post_id, PostTag.tag_slug).where(
+            PostTag.feed_slug == feed_slug, visibility.tag_visible_clause(now)
+        )
     ):
         tagged.setdefault(post_id, set()).add(tag)
     rows = session.execute(
-        _visible(feed_slug, now)
-        .with_only_columns(Post.id, Post.slug, Post.updated_at)
-        .order_by(Post.published_at.desc(), Post.id.desc())
+        _visible(feed_slug, now).with_only_columns(Post.id, Post.slug, Post.updated_at)
     )
     return [Stamp(slug, updated, frozenset(tagged.get(id_, ()))) for id_, slug, updated in rows]

@@ -1,39 +1,29 @@
 """Feed URLs: Atom, RSS and JSON Feed for a feed or a tag, paged per RFC 5005.
 
-The bytes come from the render cache; this module only adds HTTP: validators,
-304s, caching headers, and an HTML preview for people who open a feed URL in
-a browser.
+The bytes come from the render cache and the validators, 304s and caching
+headers from `web/cached.py`; this module adds the page-1 redirect and an HTML
+preview for people who open a feed URL in a browser.
 """
 
 from __future__ import annotations
 
-import functools
-from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, request
 from werkzeug.datastructures import MIMEAccept
-from werkzeug.http import (
-    http_date,
-    is_resource_modified,
-    parse_accept_header,
-    parse_etags,
-    quote_etag,
-)
+from werkzeug.http import parse_accept_header
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from syndicator.core import Core
 from syndicator.feeds import documents, formats, serving
 from syndicator.feeds.cache import Rendered
 from syndicator.stats.tally import FeedUrl, Visit
+from syndicator.web import cached
 from syndicator.web.context import core_of_app
 
 blueprint = Blueprint("feeds", __name__)
 _FILES = {filename: fmt for fmt, filename in formats.FILENAMES.items()}
 _FILE_CONVERTER = "any(" + ", ".join(f'"{name}"' for name in _FILES) + ")"
-# Request headers (as WSGI environ keys) that can turn the answer into a 304 or 412.
-_CONDITIONS = frozenset(("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH"))
-Header = tuple[str, str]
 Environ = dict[str, Any]
 
 
@@ -66,7 +56,7 @@ def feed_document(
 def counted_response(core: Core, environ: Environ, rendered: Rendered, url: FeedUrl) -> Response:
     """The feed response, counted for the audience (docs/audience.md); 429 with Retry-After
     for a client polling sooner than `[feeds] min_poll_seconds` without a condition."""
-    response = cached_response(environ, rendered, url.format, core.config.feeds.max_age_seconds)
+    response = cached.response(environ, rendered, url.format, core.config.feeds.max_age_seconds)
     if not core.config.stats.enabled:
         return response
     status = response.status_code
@@ -78,7 +68,7 @@ def counted_response(core: Core, environ: Environ, rendered: Rendered, url: Feed
         environ.get("HTTP_USER_AGENT", ""),
         status,
         len(rendered.body) if sent else 0,
-        not _CONDITIONS.isdisjoint(environ),
+        not cached.CONDITIONS.isdisjoint(environ),
     )
     retry_after = core.tally.count(visit, core.now())
     if retry_after is None:
@@ -90,32 +80,6 @@ def counted_response(core: Core, environ: Environ, rendered: Rendered, url: Feed
     )
     headers = {"Retry-After": str(retry_after), "Cache-Control": "no-store"}
     return Response(message, 429, headers=headers, content_type="text/plain; charset=utf-8")
-
-
-def cached_response(environ: Environ, rendered: Rendered, fmt: str, max_age: int) -> Response:
-    """The feed, or a 304 for a reader that has it (412 for a failed If-Match, as
-    werkzeug's make_conditional answers)."""
-    headers = _headers(rendered.etag, rendered.last_modified, fmt, max_age)
-    response = Response(rendered.body, headers=headers)
-    if _CONDITIONS.isdisjoint(environ):
-        return response  # a first fetch: nothing to compare
-    if not is_resource_modified(environ, etag=rendered.etag, last_modified=rendered.last_modified):
-        response.status_code = 412 if parse_etags(environ.get("HTTP_IF_MATCH")) else 304
-    return response
-
-
-@functools.lru_cache(maxsize=1024)
-def _headers(etag: str, last_modified: datetime, fmt: str, max_age: int) -> tuple[Header, ...]:
-    """A rendered document's headers, written once as strings: set through werkzeug's
-    header properties on every request they cost more than the rest of a cache hit
-    (bench/feeds.py measures it)."""
-    return (
-        ("Content-Type", formats.MEDIA_TYPES[fmt]),
-        ("ETag", quote_etag(etag)),
-        ("Last-Modified", http_date(last_modified)),
-        ("Cache-Control", f"public, max-age={max_age}"),
-        ("Vary", "Accept"),
-    )
 
 
 def may_want_html(environ: Environ) -> bool:

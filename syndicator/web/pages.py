@@ -1,4 +1,8 @@
-"""HTML pages: home, post lists, permalinks, tag lists."""
+"""HTML pages: home, post lists, permalinks, tag lists.
+
+Each page is rendered once per feed version, like the feeds (`serving.rendered`),
+and answered from the cache after that, by the fast path when warm.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,26 @@ import html
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import Blueprint, abort, redirect, render_template
-from sqlalchemy.orm import Session
+from flask import Blueprint, abort, redirect, render_template, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from syndicator import markup, timestamps
-from syndicator.feeds import catalog, documents, formats
+from syndicator.core import Core
+from syndicator.feeds import catalog, documents, formats, serving
 from syndicator.posts import store
-from syndicator.web import prose, sitefiles
+from syndicator.web import cached, prose, sitefiles
 from syndicator.web.context import core_of_app
 
 blueprint = Blueprint("pages", __name__)
 _DESCRIPTION_CHARACTERS = 200
+
+# The page URL rules; web.fastpath labels its hits with them too.
+HOME = "/"
+LIST = "/<feed>/"
+LIST_PAGE = "/<feed>/page/<int:page>/"
+TAG = "/<feed>/tags/<tag>/"
+TAG_PAGE = "/<feed>/tags/<tag>/page/<int:page>/"
+POST = "/<feed>/<slug>/"
 
 
 @dataclass(frozen=True)
@@ -60,72 +72,98 @@ def _local_date(moment: datetime) -> str:
     return f"{local:%A, %B} {local.day}, {local.year}"
 
 
-@blueprint.get("/")
-def home() -> str:
+def listing_key(feed: str, tag: str | None, page: int) -> serving.Key:
+    """The cache key of a list page; the home page is its default feed's first page."""
+    return (feed, tag, page, "html")
+
+
+def post_key(feed: str, slug: str) -> serving.Key:
+    return (feed, None, slug, "post")
+
+
+@blueprint.get(HOME)
+def home() -> WerkzeugResponse | str:
     core = core_of_app()
     default = core.config.site.default_feed
+    if core.versions.version(default) is not None:
+        return _listing(core, default, None, 1)
     with core.reading() as session:
-        all_feeds = catalog.all_feeds(session)
-        if any(feed.slug == default for feed in all_feeds):
-            return _render_listing(session, default, None, 1)
-    return render_template("feeds_index.html", feeds=all_feeds, feed=None)
+        return render_template("feeds_index.html", feeds=catalog.all_feeds(session), feed=None)
 
 
-@blueprint.get("/<feed>/")
-@blueprint.get("/<feed>/page/<int:page>/")
-@blueprint.get("/<feed>/tags/<tag>/")
-@blueprint.get("/<feed>/tags/<tag>/page/<int:page>/")
-def listing(feed: str, tag: str | None = None, page: int | None = None) -> str | WerkzeugResponse:
+@blueprint.get(LIST)
+@blueprint.get(LIST_PAGE)
+@blueprint.get(TAG)
+@blueprint.get(TAG_PAGE)
+def listing(feed: str, tag: str | None = None, page: int | None = None) -> WerkzeugResponse:
     core = core_of_app()
     if page == 1:
         return redirect(core.urls.listing_path(feed, tag), code=301)
     if page is not None and page < 1:
         abort(404)  # as /page/0/atom.xml: there is no page 0
-    with core.reading() as session:
-        return _render_listing(session, feed, tag, page or 1)
+    return _listing(core, feed, tag, page or 1)
 
 
-def _render_listing(session: Session, feed: str, tag: str | None, page: int) -> str:
+def _listing(core: Core, feed: str, tag: str | None, page: int) -> WerkzeugResponse:
+    def render(now: datetime) -> serving.Made:
+        with core.reading() as session:
+            found = documents.listing(
+                session, feed, tag=tag, number=page, per_page=core.config.feeds.items, now=now
+            )
+            url = core.urls.canonical_listing(core.config.site.default_feed, feed, tag, page)
+            description = (
+                f"Posts tagged “{found.tag_name}” on {found.feed.title}"
+                if found.tag_name
+                else _plain(found.feed.subtitle or found.feed.title)
+            )
+            social = Social(
+                "website", found.title, description, url, sitefiles.icon_url(found.feed)
+            )
+            body = render_template(
+                "list.html", listing=found, feed=found.feed, tag=tag, social=social
+            )
+        return serving.Made(body.encode(), documents.last_modified(found), found.page.next_due_at)
+
+    return _answer(core, listing_key(feed, tag, page), render)
+
+
+@blueprint.get(POST)
+def post(feed: str, slug: str) -> WerkzeugResponse:
     core = core_of_app()
-    found = documents.listing(
-        session, feed, tag=tag, number=page, per_page=core.config.feeds.items, now=core.now()
-    )
-    url = core.urls.canonical_listing(core.config.site.default_feed, feed, tag, page)
-    description = (
-        f"Posts tagged “{found.tag_name}” on {found.feed.title}"
-        if found.tag_name
-        else _plain(found.feed.subtitle or found.feed.title)
-    )
-    social = Social("website", found.title, description, url, sitefiles.icon_url(found.feed))
-    return render_template("list.html", listing=found, feed=found.feed, tag=tag, social=social)
+
+    def render(now: datetime) -> serving.Made:
+        with core.reading() as session:
+            channel = catalog.get(session, feed)
+            found = store.find_visible(session, feed, slug, now)
+            entry = documents.entry(found, channel, core.urls, full_content=True)
+            html_content = entry.content_html or ""
+            social = Social(
+                "article",
+                found.title,
+                found.summary or markup.excerpt(html_content, _DESCRIPTION_CHARACTERS),
+                entry.url,
+                markup.first_image(html_content) or sitefiles.icon_url(channel),
+                published=found.published_at,
+                updated=found.updated_at,
+            )
+            body = render_template(
+                "post.html",
+                feed=channel,
+                post=found,
+                content_html=html_content,
+                tag=None,
+                social=social,
+                edited_later=_local_date(found.updated_at) != _local_date(found.published_at),
+            )
+        # A visible post's page changes only with a write, which moves the version.
+        return serving.Made(body.encode(), max(found.updated_at, channel.changed_at), None)
+
+    return _answer(core, post_key(feed, slug), render)
 
 
-@blueprint.get("/<feed>/<slug>/")
-def post(feed: str, slug: str) -> str:
-    core = core_of_app()
-    with core.reading() as session:
-        channel = catalog.get(session, feed)
-        found = store.find_visible(session, feed, slug, core.now())
-        entry = documents.entry(found, channel, core.urls, full_content=True)
-        html_content = entry.content_html or ""
-        social = Social(
-            "article",
-            found.title,
-            found.summary or markup.excerpt(html_content, _DESCRIPTION_CHARACTERS),
-            entry.url,
-            markup.first_image(html_content) or sitefiles.icon_url(channel),
-            published=found.published_at,
-            updated=found.updated_at,
-        )
-        return render_template(
-            "post.html",
-            feed=channel,
-            post=found,
-            content_html=html_content,
-            tag=None,
-            social=social,
-            edited_later=_local_date(found.updated_at) != _local_date(found.published_at),
-        )
+def _answer(core: Core, key: serving.Key, render: serving.Renderer) -> WerkzeugResponse:
+    rendered = serving.rendered(core, key, render)
+    return cached.response(request.environ, rendered, key[3], core.config.feeds.max_age_seconds)
 
 
 def _plain(text: str) -> str:
