@@ -1,4 +1,4 @@
-"""Warm feed hits answered before Flask: byte for byte what the Flask view answers."""
+"""Warm feed and page hits answered before Flask: byte for byte what the Flask view answers."""
 
 import logging
 
@@ -19,7 +19,7 @@ def warm(blog, sync, make_core):
 
     for number in range(1, 5):
         blog.post(f"p{number}", tags=["Tips"], date=f"2026-01-0{number}T00:00:00Z")
-    core = make_core(feeds={"items": 3})
+    core = make_core(feeds={"items": 3}, site={"default_feed": "news"})
     import_folder(core, blog.root)
     app = create_app(core=core)
     for path in PATHS:
@@ -34,6 +34,12 @@ PATHS = [
     "/news/tags/tips/atom.xml",
     "/news/page/2/rss.xml",
     "/news/tags/tips/page/2/feed.json",
+    "/",
+    "/news/",
+    "/news/page/2/",
+    "/news/tags/tips/",
+    "/news/tags/tips/page/2/",
+    "/news/p1/",
 ]
 
 

@@ -13,11 +13,11 @@ increments of concurrent transactions never interleave on both databases.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Executable, Table, select
+from sqlalchemy import Executable, Row, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -105,7 +105,7 @@ def locate(session: Session, feed_slug: str, tag: str | None, rank: int) -> Day 
                 ListingCount.span < high,
             )
             .order_by(ListingCount.span.desc())
-        ).tuples()
+        ).all()
         picked = _holding(rows, rank - newer)
         if picked is None:
             return None
@@ -115,7 +115,7 @@ def locate(session: Session, feed_slug: str, tag: str | None, rank: int) -> Day 
     return Day(start + timedelta(days=1), newer)
 
 
-def _holding(rows: Iterable[tuple[str, int]], rank: int) -> tuple[str, int] | None:
+def _holding(rows: Sequence[Row[str, int]], rank: int) -> tuple[str, int] | None:
     """The span (newest first) holding the post `rank` places down, and the posts before it."""
     before = 0
     for span, posts in rows:
