@@ -72,6 +72,28 @@ def test_a_scheduled_post_shows_on_warm_pages_when_due_with_no_write(api, clock:
     assert api.get("/news/soon/").status_code == 200
 
 
+def test_a_post_coming_due_moves_the_last_modified_of_every_page(
+    make_core: Any, make_feed: Any, make_post: Any, clock: Any
+) -> None:
+    """A reader who asks with If-Modified-Since alone must not get a 304 for a page
+    whose posts moved when a scheduled post came due, with no write."""
+    from syndicator.web import create_app
+
+    core = make_core(feeds={"items": 1})
+    make_feed(core=core)
+    for day in (1, 2):
+        make_post(f"Day {day}", core=core, published_at=datetime(2026, 1, day, tzinfo=UTC))
+    make_post("Soon", core=core, published_at=clock() + timedelta(minutes=5))
+    client = create_app(core=core).test_client()
+    paths = ("/news/page/2/", "/news/page/2/atom.xml")
+    before = {
+        path: {"If-Modified-Since": client.get(path).headers["Last-Modified"]} for path in paths
+    }
+    assert [client.get(path, headers=before[path]).status_code for path in paths] == [304, 304]
+    clock.advance(minutes=5)
+    assert [client.get(path, headers=before[path]).status_code for path in paths] == [200, 200]
+
+
 def test_a_change_from_another_process_shows_on_a_running_server_within_a_second(
     tmp_path: Any, blog: Any, database_url: str, make_core: Any
 ) -> None:

@@ -44,8 +44,11 @@ def listing(
 
 
 def last_modified(listing: Listing) -> datetime:
-    """When the listing last changed: its newest post's update, or the feed's last change."""
-    return max([listing.feed.changed_at, *(post.updated_at for post in listing.page.posts)])
+    """When the listing last changed, at the latest: the feed's last write, an update of
+    one of its posts, or the coming due of the feed's newest post (which moved every page)."""
+    page = listing.page
+    moments = [listing.feed.changed_at, *(post.updated_at for post in page.posts)]
+    return max(moments + ([page.newest_at] if page.newest_at else []))
 
 
 def feed_document(

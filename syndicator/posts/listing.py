@@ -65,6 +65,12 @@ def posts(
     return list(session.scalars(query.offset(offset).limit(limit)))
 
 
+def newest_at(session: Session, feed_slug: str, tag: str | None, now: datetime) -> datetime | None:
+    """The date of the newest visible post."""
+    query, date = _newest_first(feed_slug, tag, now)
+    return session.scalar(query.with_only_columns(date).limit(1))
+
+
 def _newest_first(
     feed_slug: str, tag: str | None, now: datetime
 ) -> tuple[Select[Post], InstrumentedAttribute[datetime]]:

@@ -54,6 +54,8 @@ class Page:
     number: int
     total_pages: int
     next_due_at: datetime | None = None
+    # When the newest visible post's date came: a scheduled post coming due moved every page.
+    newest_at: datetime | None = None
 
 
 def clean(data: PostData) -> PostData:
@@ -308,7 +310,13 @@ def page(
     posts = listing.posts(
         session, feed_slug, tag, size=size, skip=(number - 1) * per_page, limit=per_page, now=now
     )
-    return Page(posts, number, total_pages, next_due(session, feed_slug, now))
+    return Page(
+        posts,
+        number,
+        total_pages,
+        next_due(session, feed_slug, now),
+        listing.newest_at(session, feed_slug, tag, now),
+    )
 
 
 def next_due(session: Session, feed_slug: str, now: datetime) -> datetime | None:
