@@ -26,6 +26,7 @@ benchmark, not a test: run it on a quiet machine.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import os
 import random
@@ -138,6 +139,7 @@ def _insert(connection: Any, post_rows: Any, tag_rows: Any, batch: list[Any]) ->
     )
 
 
+@functools.cache
 def paths(count: int) -> dict[str, str]:
     last = -(-count // PER_PAGE)
     tagged = next(tags for row, tags in posts(count) if row["id"] == count // 2)[0]

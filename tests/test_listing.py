@@ -149,3 +149,18 @@ def test_counts_follow_drafts_dates_tags_and_deletions(core: Any, make_feed: Any
     assert stored_counts(core) == recounted(core)
     assert ("news", "", counts.TOTAL) not in stored_counts(core)
     assert tag_copies_agree(core)
+
+
+def test_counts_follow_a_deleted_post_that_an_import_brings_back(
+    core: Any, blog: Any, sync: Any
+) -> None:
+    """A file that comes back with a deleted post's id restores that post."""
+    path = blog.post("hello", id="urn:uuid:7c1d0c4e-0000-4000-8000-000000000001", tags=["a"])
+    sync()
+    path.unlink()
+    sync()
+    assert stored_counts(core) == recounted(core) == {}
+    blog.post("hello-again", id="urn:uuid:7c1d0c4e-0000-4000-8000-000000000001", tags=["a"])
+    sync()
+    assert stored_counts(core) == recounted(core) != {}
+    assert tag_copies_agree(core)

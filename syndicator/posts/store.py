@@ -11,8 +11,9 @@ import math
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, inspect, select
 from sqlalchemy.orm import Session
 
 from syndicator import events, markup, slugs, timestamps, xmltext
@@ -135,12 +136,12 @@ def update(session: Session, post: Post, data: PostData, origin: Origin, now: da
     `updated_at` moves only then (or when the author sets it), so a re-save
     with the same text does not make every reader show the post as changed.
     """
+    listed_before = _counted(post)
     data = clean(data)
     assert data.slug is not None
     if data.slug != post.slug:
         _free_slug(session, post.feed_slug, data.slug)
     visible_before = _visible_fields(post)
-    listed_before = _units(post)
     was_announced = _announced(post, now)
     events.freeze(session, post)
     post.title, post.content_source, post.content_html = (
@@ -173,7 +174,7 @@ def update(session: Session, post: Post, data: PostData, origin: Origin, now: da
 def delete(session: Session, post: Post, now: datetime) -> None:
     """Tombstone the post: it leaves every list and its permalink answers 410."""
     was_announced = _announced(post, now)
-    listed_before = _units(post)
+    listed_before = _counted(post)
     post.deleted_at = now
     _copy_to_tags(post)
     catalog.touch(session, post.feed_slug, now)
@@ -238,6 +239,23 @@ def _units(post: Post) -> tuple[counts.Unit, ...]:
     if not visibility.is_listed(post):
         return ()
     return (("", post.published_at), *((tag.tag_slug, post.published_at) for tag in post.tags))
+
+
+def _counted(post: Post) -> tuple[counts.Unit, ...]:
+    """What the post added to the counts when last written: `_units` of its values as
+    stored, since a caller may have changed some before handing it over (the importer
+    brings a deleted post back by clearing `deleted_at`)."""
+    stored = {name: _stored(post, name) for name in ("status", "deleted_at", "published_at")}
+    if not visibility.listed(stored["status"], stored["deleted_at"]):
+        return ()
+    date = stored["published_at"]
+    return (("", date), *((tag.tag_slug, date) for tag in post.tags))
+
+
+def _stored(post: Post, name: str) -> Any:
+    """An attribute as this transaction last wrote or read it, before unflushed changes."""
+    history = inspect(post).attrs[name].history
+    return history.deleted[0] if history.deleted else getattr(post, name)
 
 
 def _tag(existing: PostTag | None, slug: str, name: str, position: int) -> PostTag:

@@ -46,7 +46,12 @@ def tag_scheduled_clause(now: datetime) -> ColumnElement[bool]:
 
 def is_listed(post: Post) -> bool:
     """Published and not deleted: visible now, or once its date comes."""
-    return post.status == PostStatus.PUBLISHED and post.deleted_at is None
+    return listed(post.status, post.deleted_at)
+
+
+def listed(status: str, deleted_at: datetime | None) -> bool:
+    """`is_listed` for a post's values."""
+    return status == PostStatus.PUBLISHED and deleted_at is None
 
 
 def is_visible(post: Post, now: datetime) -> bool:
