@@ -107,7 +107,7 @@ class Post(Base):
     __table_args__ = (
         UniqueConstraint("feed_slug", "slug", name="uq_posts_feed_slug"),
         # A feed's listed posts in the order readers see them (posts/listing.py).
-        Index("ix_posts_listing", "feed_slug", "status", "deleted_at", "published_at", "id"),
+        Index("ix_posts_listing", "feed_slug", "status", "published_at", "id"),
         # The import's stat pass reads only this index, never a post's body.
         Index(
             "ix_posts_files",

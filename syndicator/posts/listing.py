@@ -11,7 +11,7 @@ posts there are comes from the same counts, less the scheduled ones.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -55,13 +55,15 @@ def posts(
     now: datetime,
 ) -> list[Post]:
     """`limit` visible posts after the `skip` newest ones."""
-    query, date = _newest_first(feed_slug, tag, now)
     rank = size.scheduled + skip  # among listed posts, the scheduled ones first
-    offset = skip
+    offset, moment = skip, now
     if rank >= SEEK_FROM and (day := counts.locate(session, feed_slug, tag, rank)) is not None:
-        # The day's end leaves out `day.newer` listed posts, the scheduled ones among them.
-        query = query.where(date < day.ends_at)
+        # The posts older than the day's end are those visible just before it ended (one
+        # bound on the date, which SQLite needs to walk the index from there); that leaves
+        # out `day.newer` listed posts, the scheduled ones among them.
+        moment = min(now, day.ends_at - timedelta(microseconds=1))
         offset = rank - max(day.newer, size.scheduled)
+    query, _date = _newest_first(feed_slug, tag, moment)
     return list(session.scalars(query.offset(offset).limit(limit)))
 
 

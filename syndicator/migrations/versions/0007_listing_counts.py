@@ -18,9 +18,7 @@ _LISTED = "posts.status = 'published' AND posts.deleted_at IS NULL"
 def upgrade() -> None:
     with op.batch_alter_table("posts") as batch:
         batch.drop_index("ix_posts_feed_published")
-        batch.create_index(
-            "ix_posts_listing", ["feed_slug", "status", "deleted_at", "published_at", "id"]
-        )
+        batch.create_index("ix_posts_listing", ["feed_slug", "status", "published_at", "id"])
     with op.batch_alter_table("post_tags") as batch:
         batch.add_column(sa.Column("feed_slug", sa.String(200), nullable=True))
         batch.add_column(sa.Column("published_at", sa.DateTime(timezone=True), nullable=True))
