@@ -135,6 +135,7 @@ class Server:
 class Admin:
     token: str = ""
     max_body_bytes: int = 1048576
+    max_media_bytes: int = 104857600
 
 
 @dataclass(frozen=True)
@@ -368,6 +369,7 @@ def validate(config: Config) -> Config:
     for key, value in (
         ("feeds.items", config.feeds.items),
         ("admin.max_body_bytes", config.admin.max_body_bytes),
+        ("admin.max_media_bytes", config.admin.max_media_bytes),
         ("webhooks.concurrency", config.webhooks.concurrency),
         ("webhooks.per_endpoint_concurrency", config.webhooks.per_endpoint_concurrency),
         ("email.bounce_limit", config.email.bounce_limit),

@@ -18,6 +18,7 @@ from syndicator import slugs, timestamps, xmltext
 from syndicator.errors import InvalidInput
 
 Check = Callable[[Any], Any]
+MAX_INTEGER = 2**53  # what every JSON reader keeps exactly
 
 
 class Kind(StrEnum):
@@ -179,6 +180,28 @@ def _boolean(_field: Field, value: Any) -> bool:
     return value
 
 
+def _integer(_field: Field, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INTEGER:
+        raise ValueError(f"must be a whole number from 0 to {MAX_INTEGER}")
+    return value
+
+
+def _records(field: Field, value: Any) -> list[dict[str, Any]]:
+    assert field.records is not None
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ValueError("must be a list of objects")
+    if field.max_items is not None and len(value) > field.max_items:
+        raise ValueError(f"must hold at most {field.max_items} items")
+    parsed = []
+    for number, item in enumerate(value, 1):
+        try:
+            parsed.append(field.records.parse(item, creating=True))
+        except InvalidInput as error:
+            problems = "; ".join(f"{name} {problem}" for name, problem in error.fields.items())
+            raise ValueError(f"item {number}: {problems}") from None
+    return parsed
+
+
 def _read_only(field: Field, _value: Any) -> Any:
     raise AssertionError(f"{field.name} is read-only")  # writable() never offers it
 
@@ -197,14 +220,14 @@ _CONVERTERS: dict[Kind, Callable[[Field, Any], Any]] = {
     Kind.TIMESTAMP: _timestamp,
     Kind.CHOICE: _choice,
     Kind.BOOLEAN: _boolean,
-    Kind.INTEGER: _read_only,
-    Kind.RECORDS: _read_only,
+    Kind.INTEGER: _integer,
+    Kind.RECORDS: _records,
 }
 
 
 def _schema(field: Field, *, reading: bool) -> dict[str, Any]:
     choices = (field.read_choices or field.choices) if reading else field.choices
-    schema = _kind_schema(field, list(choices))
+    schema = _kind_schema(field, list(choices), reading=reading)
     if field.max_length is not None and field.kind in (Kind.TEXT, Kind.SLUG, Kind.URL):
         schema["maxLength"] = field.max_length
     if field.description:
@@ -216,7 +239,10 @@ def _schema(field: Field, *, reading: bool) -> dict[str, Any]:
     return schema
 
 
-def _kind_schema(field: Field, choices: list[str]) -> dict[str, Any]:
+_WRITTEN_INTEGER = {"type": "integer", "minimum": 0, "maximum": MAX_INTEGER}
+
+
+def _kind_schema(field: Field, choices: list[str], *, reading: bool) -> dict[str, Any]:
     if field.kind == Kind.TEXT_LIST:
         item: dict[str, Any] = (
             {"type": "string", "enum": choices} if choices else {"type": "string"}
@@ -227,7 +253,12 @@ def _kind_schema(field: Field, choices: list[str]) -> dict[str, Any]:
         return {**schema, "maxItems": field.max_items} if field.max_items else schema
     if field.kind == Kind.RECORDS:
         assert field.records is not None
-        return {"type": "array", "items": field.records.output_schema()}
+        records = field.records
+        items = records.output_schema() if reading else records.input_schema(creating=True)
+        schema = {"type": "array", "items": items}
+        return (
+            {**schema, "maxItems": field.max_items} if field.max_items and not reading else schema
+        )
     by_kind: dict[Kind, dict[str, Any]] = {
         Kind.TEXT: {"type": "string"},
         Kind.SLUG: {
@@ -240,6 +271,6 @@ def _kind_schema(field: Field, choices: list[str]) -> dict[str, Any]:
         Kind.TIMESTAMP: {"type": "string", "format": "date-time"},
         Kind.CHOICE: {"type": "string", "enum": choices},
         Kind.BOOLEAN: {"type": "boolean"},
-        Kind.INTEGER: {"type": "integer"},
+        Kind.INTEGER: {"type": "integer"} if reading else _WRITTEN_INTEGER,
     }
     return dict(by_kind[field.kind])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from functools import partial
 from urllib.parse import urljoin, urlsplit
 
@@ -43,19 +44,26 @@ def absolutize(fragment: str, base_url: str) -> str:
     Feed readers and mail clients show content away from the blog, where a
     relative URL would point nowhere.
     """
+    return relink(fragment, partial(_absolute, base_url))
+
+
+def relink(fragment: str, rewrite: Callable[[str], str]) -> str:
+    """Pass every link and image source of a sanitized fragment through `rewrite`."""
     return nh3.clean(
         fragment,
         tags=_ALLOWED_TAGS,
         url_schemes=_URL_SCHEMES,
         link_rel="noopener noreferrer",
-        attribute_filter=partial(_absolute_attribute, base_url),
+        attribute_filter=partial(_url_attribute, rewrite),
     )
 
 
-def _absolute_attribute(base_url: str, _tag: str, attribute: str, value: str) -> str:
-    if attribute in _URL_ATTRIBUTES and not urlsplit(value).scheme:
-        return urljoin(base_url, value)
-    return value
+def _url_attribute(rewrite: Callable[[str], str], _tag: str, attribute: str, value: str) -> str:
+    return rewrite(value) if attribute in _URL_ATTRIBUTES else value
+
+
+def _absolute(base_url: str, value: str) -> str:
+    return value if urlsplit(value).scheme else urljoin(base_url, value)
 
 
 def plain_text(fragment: str) -> str:

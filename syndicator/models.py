@@ -93,6 +93,8 @@ class Feed(Base):
     link: Mapped[str | None] = mapped_column(Text)
     icon: Mapped[str | None] = mapped_column(Text)
     location: Mapped[str | None] = mapped_column(Text)
+    # The [podcast] table of feed.toml as JSON; set, the feed is a podcast.
+    podcast: Mapped[str | None] = mapped_column(Text)
     # Bumped in the same transaction as any change that alters what the feed shows.
     version: Mapped[int] = mapped_column(Integer, default=1)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -147,6 +149,10 @@ class Post(Base):
     # The file's size and modification time when it was last read: unchanged, not read again.
     source_size: Mapped[int | None] = mapped_column(BigInteger)
     source_mtime_ns: Mapped[int | None] = mapped_column(BigInteger)
+    # Enclosures as JSON (a list of `posts.attachments.Attachment`), and podcast numbering.
+    attachments: Mapped[str | None] = mapped_column(Text)
+    episode: Mapped[int | None] = mapped_column(Integer)
+    season: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     tags: Mapped[list[PostTag]] = relationship(
@@ -201,6 +207,46 @@ class ListingCount(Base):
     tag_slug: Mapped[str] = mapped_column(String(200), primary_key=True)
     span: Mapped[str] = mapped_column(String(12), primary_key=True)
     posts: Mapped[int] = mapped_column(Integer)
+
+
+class Media(Base):
+    """A file a post shows or carries: the feed's media folder (post_id None) or a bundle's.
+
+    The bytes live in the row, so every web process on every host serves an
+    upload at once; `data` is deferred and read in slices (`media.store.read`).
+    """
+
+    __tablename__ = "media"
+    __table_args__ = (
+        Index(
+            "uq_media_feed_name",
+            "feed_slug",
+            "name",
+            unique=True,
+            sqlite_where=text("post_id IS NULL"),
+            postgresql_where=text("post_id IS NULL"),
+        ),
+        Index(
+            "uq_media_post_name",
+            "post_id",
+            "name",
+            unique=True,
+            sqlite_where=text("post_id IS NOT NULL"),
+            postgresql_where=text("post_id IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feed_slug: Mapped[str] = mapped_column(ForeignKey("feeds.slug", ondelete="CASCADE"))
+    post_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    length: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(10), default=PostSource.API)
+    modified_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
 
 
 # --- Webhooks: endpoints and the event outbox ---

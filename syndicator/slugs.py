@@ -3,7 +3,7 @@
 import re
 import unicodedata
 
-RESERVED = frozenset({"page", "tags"})
+RESERVED = frozenset({"page", "tags", "media"})
 PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 _VALID = re.compile(PATTERN)
 MAX_LENGTH = 120

@@ -52,6 +52,17 @@ class Urls:
     def post(self, feed: str, slug: str) -> str:
         return self.absolute(self.post_path(feed, slug))
 
+    def media_path(self, feed: str, name: str) -> str:
+        """A file of the feed's media folder."""
+        return f"/{feed}/media/{quote(name)}"
+
+    def media(self, feed: str, name: str) -> str:
+        return self.absolute(self.media_path(feed, name))
+
+    def bundle_file_path(self, feed: str, slug: str, name: str) -> str:
+        """A file beside a post's index.md, served under the post's page."""
+        return self.post_path(feed, slug) + quote(name)
+
     def confirm(self, token: str) -> str:
         """The page a confirmation mail links to."""
         return self.absolute(f"/confirm/{quote(token, safe='')}")

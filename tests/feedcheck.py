@@ -18,12 +18,17 @@ import jsonschema
 from lxml import etree
 
 from syndicator.feeds.formats import FeedDocument
+from syndicator.feeds.podcast import CATEGORIES
 
 SCHEMAS = Path(__file__).parent / "data" / "schemas"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 SCHEMATRON_NS = "http://www.ascc.net/xml/schematron"
-NS = {"atom": ATOM_NS, "dc": DC_NS}
+ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
+NS = {"atom": ATOM_NS, "dc": DC_NS, "itunes": ITUNES_NS}
+# The W3C validator's mime_re, and the enclosure formats it accepts in an iTunes feed.
+MIME = re.compile(r"^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$", re.IGNORECASE)
+ITUNES_FORMATS = {"m4a", "mp3", "mov", "mp4", "m4v", "pdf", "epub"}
 PAGING_RELS = {"first", "previous", "next", "last"}
 # RFC 2822 date with a four-digit year, as the W3C validator's rfc2822_re.
 RFC2822 = re.compile(
@@ -95,8 +100,11 @@ def atom_problems(data: bytes, doc: FeedDocument) -> list[str]:
         if entry.find("atom:summary", NS) is None and entry.find("atom:content", NS) is None:
             problems.append("entry without summary or content (MissingTextualContent)")
         links = [(link.get("rel"), link.get("type")) for link in entry.iterfind("atom:link", NS)]
-        if links != [("alternate", "text/html")]:
+        if [link for link in links if link[0] != "enclosure"] != [("alternate", "text/html")]:
             problems.append(f"entry links should be one typed permalink: {links}")
+        for link in entry.xpath("atom:link[@rel='enclosure']", namespaces=NS):
+            if not MIME.match(link.get("type") or "") or not (link.get("length") or "").isdigit():
+                problems.append(f"enclosure link needs a type and a length: {dict(link.attrib)}")
     ids = root.xpath("atom:entry/atom:id/text()", namespaces=NS)
     if len(ids) != len(set(ids)):
         problems.append("duplicate entry ids")
@@ -154,6 +162,8 @@ def rss_problems(data: bytes, doc: FeedDocument) -> list[str]:
         problems.append("channel metadata after the first item (MisplacedItem)")
     for item in channel.iterfind("item"):
         problems += _rss_item_problems(item)
+    if root.nsmap.get("itunes") == ITUNES_NS:
+        problems += itunes_problems(channel)
     plain = channel.xpath(
         "title | description | item/title | item/category | item/dc:creator", namespaces=NS
     )
@@ -195,6 +205,55 @@ def _rss_item_problems(item: etree._Element) -> list[str]:
             problems.append("both <author> and dc:creator (DuplicateItemSemantics)")
     if any(not (cat.text or "").strip() for cat in item.iterfind("category")):
         problems.append("blank category")
+    enclosures = item.findall("enclosure")
+    if len(enclosures) > 1:
+        problems.append("more than one enclosure (DuplicateEnclosure)")
+    for enclosure in enclosures:
+        if not re.match(r"^https?://[^/]", enclosure.get("url") or ""):
+            problems.append(f"enclosure url must be an http URL: {enclosure.get('url')!r}")
+        if not (enclosure.get("length") or "").isdigit():
+            problems.append(f"enclosure length must be a whole number: {enclosure.get('length')!r}")
+        if not MIME.match(enclosure.get("type") or ""):
+            problems.append(f"enclosure type is not a MIME type: {enclosure.get('type')!r}")
+    return problems
+
+
+def itunes_problems(channel: etree._Element) -> list[str]:
+    """The W3C validator's rules for iTunes feeds (its itunes.py): required show tags,
+    known categories, true/false, an owner email, supported enclosure formats."""
+    problems = [
+        f"iTunes feed without {name}"
+        for name in ("language", "itunes:category", "itunes:explicit", "itunes:owner")
+        if channel.find(name, NS) is None
+    ]
+    for category in channel.iterfind("itunes:category", NS):
+        subs = CATEGORIES.get(category.get("text") or "")
+        if subs is None:
+            problems.append(f"unknown iTunes category {category.get('text')!r}")
+        for sub in category.iterfind("itunes:category", NS):
+            if subs is not None and sub.get("text") not in subs:
+                problems.append(f"unknown iTunes subcategory {sub.get('text')!r}")
+    for explicit in channel.xpath("itunes:explicit | item/itunes:explicit", namespaces=NS):
+        if (explicit.text or "").lower() not in ("true", "false"):
+            problems.append(f"itunes:explicit must be true or false: {explicit.text!r}")
+    if not re.match(r"^[^@\s]+@[^@\s]+$", channel.findtext("itunes:owner/itunes:email", "", NS)):
+        problems.append("itunes:owner needs an itunes:email")
+    for image in channel.xpath("itunes:image | item/itunes:image", namespaces=NS):
+        if not re.match(r"^https?://[^/]", image.get("href") or ""):
+            problems.append("itunes:image href must be an http URL")
+    for url in channel.xpath("item/enclosure/@url"):
+        if url.rsplit(".", 1)[-1] not in ITUNES_FORMATS:
+            problems.append(f"enclosure format not supported by iTunes: {url}")
+    for duration in channel.xpath("item/itunes:duration/text()", namespaces=NS):
+        if not re.fullmatch(r"(\d+:)?(\d+:)?\d+", duration):
+            problems.append(f"bad itunes:duration {duration!r}")
+    for number in channel.xpath(
+        "item/itunes:episode/text() | item/itunes:season/text()", namespaces=NS
+    ):
+        if not number.isdigit() or int(number) < 1:
+            problems.append(f"itunes:episode/season must be a positive integer: {number!r}")
+    if channel.findtext("itunes:type", "episodic", NS) not in ("episodic", "serial"):
+        problems.append("itunes:type must be episodic or serial")
     return problems
 
 

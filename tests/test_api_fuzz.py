@@ -17,7 +17,7 @@ pytestmark = pytest.mark.config(admin=ADMIN)  # every core here has the admin to
 MAX_EXAMPLES = 60
 # The routes this run covers; each resource adds its own prefix as it joins the fuzz run.
 FUZZED = (
-    r"^/api/(feeds/\{feed\}/posts|feeds/\{feed\}/stats|posts/|openapi\.json|webhooks|deliveries/"
+    r"^/api/(feeds/\{feed\}/(posts|media|stats)|posts/|openapi\.json|webhooks|deliveries/"
     r"|subscribers)"
 )
 CHECKS = [

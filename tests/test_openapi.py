@@ -94,6 +94,7 @@ def test_every_list_documents_paging_and_the_answer_to_a_bad_cursor(document):
     ]
     assert {path for path, _ in lists} == {
         "/api/feeds/{feed}/posts",
+        "/api/feeds/{feed}/media",
         "/api/webhooks",
         "/api/webhooks/{endpoint_id}/deliveries",
         "/api/subscribers",

@@ -29,6 +29,7 @@ class FeedSettings:
     link: str | None = None
     icon: str | None = None
     location: str | None = None
+    podcast: str | None = None  # the [podcast] table as JSON (feeds.podcast)
 
 
 def get(session: Session, slug: str) -> Feed:

@@ -7,16 +7,22 @@ never disagree about which posts they show.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
 from syndicator import markup
-from syndicator.feeds import catalog, formats
-from syndicator.models import Feed, Post
-from syndicator.posts import store
+from syndicator.feeds import catalog, formats, podcast
+from syndicator.media import links
+from syndicator.media import store as media
+from syndicator.models import Feed, Media, Post
+from syndicator.posts import attachments, store
 from syndicator.urls import Urls
+
+Files = Mapping[media.Key, Media]
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,7 @@ class Listing:
     tag: str | None
     tag_name: str | None
     page: store.Page
+    files: Files
 
     @property
     def title(self) -> str:
@@ -40,7 +47,13 @@ def listing(
     feed = catalog.get(session, feed_slug)
     tag_name = store.tag_name(session, feed_slug, tag, now) if tag is not None else None
     page = store.page(session, feed_slug, number=number, per_page=per_page, now=now, tag=tag)
-    return Listing(feed, tag, tag_name, page)
+    return Listing(feed, tag, tag_name, page, files_of(session, feed_slug, page.posts))
+
+
+def files_of(session: Session, feed_slug: str, posts: list[Post]) -> Files:
+    """The media files the posts' attachments may name (none loaded when none has any)."""
+    with_files = [post.id for post in posts if post.attachments]
+    return media.of_posts(session, feed_slug, with_files) if with_files else {}
 
 
 def last_modified(listing: Listing) -> datetime:
@@ -55,7 +68,10 @@ def feed_document(
     listing: Listing, fmt: str, urls: Urls, *, full_content: bool
 ) -> formats.FeedDocument:
     feed, tag, page = listing.feed, listing.tag, listing.page
-    entries = tuple(entry(post, feed, urls, full_content=full_content) for post in page.posts)
+    entries = tuple(
+        entry(post, feed, urls, full_content=full_content, files=listing.files)
+        for post in page.posts
+    )
     newest = max((item.updated_at for item in entries), default=feed.changed_at)
     return formats.FeedDocument(
         id=urls.listing(feed.slug, tag),
@@ -69,7 +85,20 @@ def feed_document(
         icon=feed.icon,
         entries=entries,
         paging=_paging(listing, fmt, urls),
+        podcast=_podcast(feed, urls) if tag is None else None,
     )
+
+
+def _podcast(feed: Feed, urls: Urls) -> podcast.Settings | None:
+    """A podcast feed's show; a tag's feed is not the podcast (it would share its guid)."""
+    show = podcast.loaded(feed.podcast)
+    if show is None:
+        return None
+    image = show.image
+    if not urlsplit(image).scheme:
+        image = urls.media(feed.slug, image.removeprefix(links.MEDIA_FOLDER + "/"))
+    guid = show.guid or podcast.guid_for(urls.feed(feed.slug, "rss"))
+    return replace(show, image=image, guid=guid)
 
 
 def _feed_authors(feed: Feed) -> tuple[formats.Person, ...]:
@@ -103,8 +132,11 @@ def byline(post: Post, feed: Feed) -> formats.Person | None:
     return None
 
 
-def entry(post: Post, feed: Feed, urls: Urls, *, full_content: bool) -> formats.Entry:
-    """A post as a feed entry, its links made absolute against its permalink."""
+def entry(
+    post: Post, feed: Feed, urls: Urls, *, full_content: bool, files: Files | None = None
+) -> formats.Entry:
+    """A post as a feed entry, its links made absolute against its permalink; `files`
+    gives attachments their type and length (without it, file attachments are left out)."""
     url = urls.post(post.feed_slug, post.slug)
     author = byline(post, feed)
     return formats.Entry(
@@ -119,4 +151,9 @@ def entry(post: Post, feed: Feed, urls: Urls, *, full_content: bool) -> formats.
         tags=tuple(
             formats.Tag(tag.name, urls.listing(post.feed_slug, tag.tag_slug)) for tag in post.tags
         ),
+        enclosures=attachments.resolve(
+            attachments.loaded(post.attachments), url, post.id, files or {}
+        ),
+        episode=post.episode,
+        season=post.season,
     )

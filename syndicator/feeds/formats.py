@@ -16,13 +16,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
+from syndicator.feeds.podcast import Settings as Podcast
 from syndicator.xmltext import clean
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
+ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
+PODCAST_NS = "https://podcastindex.org/namespace/1.0"
 ATOM_TYPE = "application/atom+xml"
 RSS_TYPE = "application/rss+xml"
 HTML_TYPE = "text/html"
@@ -50,6 +54,17 @@ class Tag:
 
 
 @dataclass(frozen=True)
+class Enclosure:
+    """A file attached to an entry: absolute URL, type and length always known."""
+
+    url: str
+    type: str
+    length: int
+    duration: int | None = None  # seconds
+    title: str | None = None
+
+
+@dataclass(frozen=True)
 class Entry:
     guid: str
     url: str
@@ -60,6 +75,9 @@ class Entry:
     updated_at: datetime
     authors: tuple[Person, ...] = ()
     tags: tuple[Tag, ...] = ()
+    enclosures: tuple[Enclosure, ...] = ()
+    episode: int | None = None
+    season: int | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +102,7 @@ class FeedDocument:
     entries: tuple[Entry, ...]
     paging: Paging | None = None
     generator: str = "syndicator"
+    podcast: Podcast | None = None  # image an absolute URL and guid set (documents.py)
 
 
 # --- shared helpers -------------------------------------------------------
@@ -152,12 +171,22 @@ def _atom_person(person: Person) -> dict[str, str]:
 
 class _AtomEntryLinkFix(BaseEntryExtension):
     """feedgen 1.0 writes entry links without rel/type (it reads them back from
-    the element it just created); put them back on the permalink."""
+    the element it just created); put them back on the permalink. Enclosures are
+    written here too, since feedgen would write them as more such bare links."""
+
+    def __init__(self) -> None:
+        self.enclosures: tuple[Enclosure, ...] = ()
 
     def extend_atom(self, entry: etree._Element) -> etree._Element:
         for link in entry.iterfind("link"):  # feedgen builds un-namespaced nodes
             link.set("rel", "alternate")
             link.set("type", HTML_TYPE)
+        for enclosure in self.enclosures:
+            attributes = {"rel": "enclosure", "href": clean(enclosure.url)}
+            attributes |= {"type": clean(enclosure.type), "length": str(enclosure.length)}
+            if _text(enclosure.title):
+                attributes["title"] = clean(enclosure.title or "")
+            etree.SubElement(entry, "link", attributes)
         return entry
 
 
@@ -173,6 +202,7 @@ def _atom_entry(fg: FeedGenerator, entry: Entry) -> None:
         fe.author(_atom_person(person))
     for name in _tag_names(entry.tags):
         fe.category(term=name, label=name)
+    fe.linkfix.enclosures = entry.enclosures
     content = _text(entry.content_html)
     summary = _text(entry.summary)
     if summary or not content:
@@ -221,7 +251,51 @@ class _RssPagingExtension(BaseExtension):
         return rss_feed
 
 
-def _rss_item(fg: FeedGenerator, entry: Entry) -> None:
+class _PodcastTags(BaseExtension):
+    """The show tags feedgen's podcast extension cannot write: itunes:explicit as Apple
+    now spells it (true/false; feedgen knows only yes/no/clean), podcast:guid and
+    podcast:locked."""
+
+    def __init__(self) -> None:
+        self.show: Podcast | None = None
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"itunes": ITUNES_NS, "podcast": PODCAST_NS}
+
+    def extend_rss(self, rss_feed: etree._Element) -> etree._Element:
+        channel, show = rss_feed[0], self.show
+        if show is not None:
+            explicit = etree.SubElement(channel, f"{{{ITUNES_NS}}}explicit")
+            explicit.text = "true" if show.explicit else "false"
+            etree.SubElement(channel, f"{{{PODCAST_NS}}}guid").text = show.guid or ""
+            locked = etree.SubElement(channel, f"{{{PODCAST_NS}}}locked", owner=show.owner_email)
+            locked.text = "yes" if show.locked else "no"
+        return rss_feed
+
+
+def _podcast_channel(fg: FeedGenerator, show: Podcast) -> None:
+    """Apple's show tags through feedgen's podcast extension, the rest through ours."""
+    fg.load_extension("podcast", atom=False, rss=True)
+    fg.podcast.itunes_author(clean(show.author))
+    fg.podcast.itunes_image(clean(show.image))
+    fg.podcast.itunes_category([{"cat": top, "sub": sub} for top, sub in show.categories])
+    fg.podcast.itunes_owner(name=clean(show.owner_name), email=clean(show.owner_email))
+    fg.podcast.itunes_type(show.type)
+    fg.register_extension("show", _PodcastTags, None, atom=False, rss=True)
+    fg.show.show = show
+
+
+def _episode_tags(fe: FeedEntry, entry: Entry) -> None:
+    durations = [e.duration for e in entry.enclosures[:1] if e.duration is not None]
+    if durations:
+        fe.podcast.itunes_duration(durations[0])
+    if entry.episode is not None:
+        fe.podcast.itunes_episode(entry.episode)
+    if entry.season is not None:
+        fe.podcast.itunes_season(entry.season)
+
+
+def _rss_item(fg: FeedGenerator, entry: Entry, *, podcast: bool = False) -> None:
     """One item; a single emailed author becomes <author>, names go to dc:creator.
 
     With both a summary and the full post, <description> holds the summary and
@@ -234,6 +308,9 @@ def _rss_item(fg: FeedGenerator, entry: Entry) -> None:
     fe.pubDate(_utc(entry.published_at))
     for name in _tag_names(entry.tags):
         fe.category(term=name)
+    if entry.enclosures:  # RSS allows one: the first
+        first = entry.enclosures[0]
+        fe.enclosure(clean(first.url), str(first.length), clean(first.type))
     content, summary = _text(entry.content_html), _as_html(_text(entry.summary))
     if content and summary:
         fe.description(summary)  # the summary, with the whole post in content:encoded
@@ -245,6 +322,8 @@ def _rss_item(fg: FeedGenerator, entry: Entry) -> None:
         fe.author(name=people[0].name, email=people[0].email)  # "email (Name)"
     elif people:
         fe.dc.dc_creator([p.name for p in people])  # RSS <author> must be an email
+    if podcast:
+        _episode_tags(fe, entry)
 
 
 def _as_html(text: str | None) -> str | None:
@@ -271,8 +350,10 @@ def rss(doc: FeedDocument) -> bytes:
     fg.description(_as_html(_text(doc.subtitle) or _title(doc.title, doc.html_url)))
     fg.link(href=clean(doc.self_url), rel="self", type=RSS_TYPE)
     fg.link(href=clean(doc.html_url), rel="alternate")  # last link() = channel <link>
+    if doc.podcast is not None:
+        _podcast_channel(fg, doc.podcast)
     for entry in doc.entries:
-        _rss_item(fg, entry)
+        _rss_item(fg, entry, podcast=doc.podcast is not None)
     return _rss_profile_escape(fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True))
 
 
@@ -298,8 +379,21 @@ def _json_item(entry: Entry) -> dict[str, object]:
         "date_modified": _utc(entry.updated_at).isoformat(),
         "authors": _json_authors(entry.authors) or None,
         "tags": _tag_names(entry.tags) or None,
+        "attachments": [_json_attachment(e) for e in entry.enclosures] or None,
     }
     return _present(item)
+
+
+def _json_attachment(enclosure: Enclosure) -> dict[str, object]:
+    return _present(
+        {
+            "url": clean(enclosure.url),
+            "mime_type": clean(enclosure.type),
+            "title": _text(enclosure.title),
+            "size_in_bytes": enclosure.length,
+            "duration_in_seconds": enclosure.duration,
+        }
+    )
 
 
 def _present(fields: dict[str, object | None]) -> dict[str, object]:

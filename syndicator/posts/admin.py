@@ -18,10 +18,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from syndicator import paging, slugs, timestamps, xmltext
-from syndicator.errors import Conflict, FeedNotFound, PostNotFound, SlugTaken
+from syndicator.errors import Conflict, FeedNotFound, InvalidInput, PostNotFound, SlugTaken
 from syndicator.feeds import catalog
+from syndicator.media import store as media
 from syndicator.models import Feed, Post, PostSource, PostStatus, PostTag, is_valid_id
-from syndicator.posts import store, visibility
+from syndicator.posts import attachments, store, visibility
 from syndicator.posts.fields import Changes, PostState
 from syndicator.urls import Urls
 
@@ -78,6 +79,12 @@ def as_dict(post: Post, urls: Urls, now: datetime) -> dict[str, Any]:
         "created": timestamps.rfc3339(post.created_at),
         "source": post.source,
         "source_path": post.source_path,
+        "attachments": [
+            attachments.shown(item, urls.post(post.feed_slug, post.slug))
+            for item in attachments.loaded(post.attachments)
+        ],
+        "episode": post.episode,
+        "season": post.season,
     }
 
 
@@ -137,6 +144,7 @@ def create(session: Session, feed_slug: str, changes: Changes, desk: Desk) -> Po
         status=changes.get("status", PostStatus.PUBLISHED),
     )
     data = _apply(data, changes, desk.now, never_live=True)
+    data = _with_files(session, feed_slug, data)
     explicit = changes.get("slug")
     base = slugs.slugify(xmltext.clean(data.title))
     for _attempt in range(_SLUG_ATTEMPTS):
@@ -159,6 +167,8 @@ def patch(session: Session, post_id: int, changes: Changes, desk: Desk) -> Post:
     post = find(session, post_id)
     ensure_editable(post, desk.content_dir)
     data = _apply(_as_data(post), changes, desk.now, never_live=post.first_live_at is None)
+    if "attachments" in changes:
+        data = _with_files(session, post.feed_slug, data)
     try:
         with session.begin_nested():
             store.update(session, post, data, store.Origin(), desk.now)
@@ -215,6 +225,9 @@ def _as_data(post: Post) -> store.PostData:
         author=post.author,
         tags=tuple(post.tag_names),
         status=PostStatus(post.status),
+        attachments=attachments.loaded(post.attachments),
+        episode=post.episode,
+        season=post.season,
     )
 
 
@@ -226,7 +239,7 @@ def _apply(
         data = replace(data, content_source=changes["content"], content_html=None)
     if "content_html" in changes:
         data = replace(data, content_source="", content_html=changes["content_html"])
-    simple = ("title", "summary", "slug", "author", "tags")
+    simple = ("title", "summary", "slug", "author", "tags", "attachments", "episode", "season")
     data = replace(data, **{name: changes[name] for name in simple if name in changes})
     first_release = never_live and data.status == PostStatus.DRAFT
     if (
@@ -240,6 +253,23 @@ def _apply(
     if "published" in changes:
         data = replace(data, published_at=changes["published"])
     return replace(data, status=changes.get("status", data.status))
+
+
+def _with_files(session: Session, feed_slug: str, data: store.PostData) -> store.PostData:
+    """Attachments naming media files get the file's type and length; InvalidInput names
+    a file the feed's media folder does not have."""
+    filled = []
+    for number, item in enumerate(data.attachments, 1):
+        key = attachments.file_key(item, 0) if item.is_file else None
+        if key is None:
+            filled.append(item)
+            continue
+        found = media.find(session, feed_slug, key[1])
+        if found is None:
+            problem = f"item {number}: no media file {key[1]!r}: upload it first"
+            raise InvalidInput({"attachments": problem}, f"attachments {problem}")
+        filled.append(replace(item, type=item.type or found.content_type, length=found.length))
+    return replace(data, attachments=tuple(filled))
 
 
 def _free_slug(session: Session, feed_slug: str, base: str) -> str:

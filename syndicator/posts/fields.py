@@ -14,6 +14,7 @@ from syndicator import slugs
 from syndicator.errors import InvalidInput
 from syndicator.fieldtable import Field, Kind, Table
 from syndicator.models import PostSource, PostStatus
+from syndicator.posts import attachments
 
 MAX_TAGS = 50
 MAX_TAG_LENGTH = 100
@@ -31,6 +32,30 @@ class PostState(StrEnum):
 def _values(enum: type[StrEnum]) -> tuple[str, ...]:
     return tuple(member.value for member in enum)
 
+
+ATTACHMENT = Table(
+    "an attachment",
+    (
+        Field(
+            "url",
+            Kind.TEXT,
+            "An http(s) URL, or a file of the feed's media folder (`episode.mp3`); "
+            "shown as the absolute URL.",
+            required=True,
+            max_length=2000,
+        ),
+        Field(
+            "type",
+            Kind.TEXT,
+            "Media type; from the file or the name when absent.",
+            nullable=True,
+            max_length=100,
+        ),
+        Field("length", Kind.INTEGER, "Bytes; read from the file for a media file.", nullable=True),
+        Field("duration", Kind.INTEGER, "Seconds of sound or video.", nullable=True),
+        Field("title", Kind.TEXT, nullable=True, max_length=300),
+    ),
+)
 
 TABLE = Table(
     "a post",
@@ -85,6 +110,16 @@ TABLE = Table(
         Field(
             "source_path", Kind.TEXT, "The file, for folder posts.", nullable=True, read_only=True
         ),
+        Field(
+            "attachments",
+            Kind.RECORDS,
+            "Enclosures: RSS `<enclosure>` (the first), Atom `link rel=enclosure`, "
+            "JSON Feed `attachments`.",
+            records=ATTACHMENT,
+            max_items=attachments.MAX_ATTACHMENTS,
+        ),
+        Field("episode", Kind.INTEGER, "Podcast episode number.", nullable=True),
+        Field("season", Kind.INTEGER, "Podcast season number.", nullable=True),
     ),
     at_most_one_of=("content", "content_html"),
 )
@@ -94,10 +129,14 @@ Changes = dict[str, Any]
 
 def parse(body: Mapping[str, Any], *, creating: bool) -> Changes:
     """The fields the caller sent, converted; InvalidInput naming every bad one."""
-    changes = TABLE.parse(body, creating=creating)
+    changes = TABLE.parse(body, creating=creating, checks={"attachments": _attachments})
     if "status" in changes:
         changes["status"] = PostStatus(changes["status"])
     return changes
+
+
+def _attachments(values: list[dict[str, Any]]) -> tuple[attachments.Attachment, ...]:
+    return attachments.parse_all(values, None)
 
 
 def parse_state(value: str | None) -> PostState | None:

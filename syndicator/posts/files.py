@@ -15,14 +15,28 @@ import yaml
 
 from syndicator import headertext, slugs, timestamps, xmltext
 from syndicator.errors import BadPostFile
-from syndicator.feeds import catalog
+from syndicator.feeds import catalog, podcast
 from syndicator.models import PostStatus
-from syndicator.posts import store
+from syndicator.posts import attachments, store
 
 _FRONT_MATTER = re.compile(r"\A(---|\+\+\+)[ \t]*\r?\n(.*?)\r?\n\1[ \t]*(?:\r?\n|\Z)", re.S)
 _LEADING_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[-_]?")
-_POST_KEYS = {"title", "date", "updated", "slug", "author", "tags", "summary", "draft", "id"}
-_FEED_KEYS = {"title", "subtitle", "author", "language", "link", "icon", "location"}
+_POST_KEYS = {
+    "title",
+    "date",
+    "updated",
+    "slug",
+    "author",
+    "tags",
+    "summary",
+    "draft",
+    "id",
+    "enclosure",
+    "attachments",
+    "episode",
+    "season",
+}
+_FEED_KEYS = {"title", "subtitle", "author", "language", "link", "icon", "location", "podcast"}
 # Values that reach mail headers (or could): one line of text each.
 _HEADER_BOUND = ("title", "author_name", "author_email", "author_uri")
 # Column sizes a value must fit (PostgreSQL refuses longer ones and the import would stop).
@@ -60,6 +74,7 @@ def parse_post(path: str, raw: bytes, timezone: ZoneInfo) -> PostFile:
         raise BadPostFile(path, "front matter needs a 'title'")
     if "date" not in meta:
         raise BadPostFile(path, "front matter needs a 'date'")
+    location = path.split("/", 1)[-1]  # inside the feed folder: posts/x.md
     data = store.PostData(
         title=title,
         published_at=_timestamp(path, "date", meta["date"], timezone),
@@ -73,6 +88,10 @@ def parse_post(path: str, raw: bytes, timezone: ZoneInfo) -> PostFile:
         tags=_tags(path, meta.get("tags", [])),
         status=PostStatus.DRAFT if _flag(path, meta, "draft") else PostStatus.PUBLISHED,
         guid=_guid(path, meta),
+        location=location,
+        attachments=_attachments(path, meta, location),
+        episode=_number(path, meta, "episode"),
+        season=_number(path, meta, "season"),
     )
     return PostFile(path, data, file_hash(raw))
 
@@ -128,6 +147,29 @@ def _guid(path: str, meta: dict[str, Any]) -> str | None:
     return guid
 
 
+def _attachments(
+    path: str, meta: dict[str, Any], location: str
+) -> tuple[attachments.Attachment, ...]:
+    """`enclosure` (one) then `attachments` (a list), as one list."""
+    listed = meta.get("attachments", [])
+    if not isinstance(listed, list):
+        raise BadPostFile(path, "'attachments' must be a list")
+    values = ([meta["enclosure"]] if meta.get("enclosure") is not None else []) + listed
+    try:
+        return attachments.parse_all(values, location)
+    except ValueError as problem:
+        raise BadPostFile(path, f"attachment: {problem}") from None
+
+
+def _number(path: str, meta: dict[str, Any], key: str) -> int | None:
+    value = meta.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
+        raise BadPostFile(path, f"'{key}' must be a whole number from 1")
+    return value
+
+
 def _flag(path: str, meta: dict[str, Any], key: str) -> bool:
     value = meta.get(key, False)
     if not isinstance(value, bool):
@@ -144,7 +186,22 @@ def _tags(path: str, value: Any) -> tuple[str, ...]:
 
 
 def _slug_from_name(path: str) -> str:
-    return slugs.slugify(_LEADING_DATE.sub("", Path(path).stem))
+    """The file name without a leading date; a bundle's folder name (posts/<name>/index.md)."""
+    file = Path(path)
+    name = file.parent.name if file.name == "index.md" else file.stem
+    return slugs.slugify(_LEADING_DATE.sub("", name))
+
+
+def _podcast(label: str, meta: dict[str, Any], values: dict[str, Any]) -> str | None:
+    if not values["language"]:
+        raise BadPostFile(label, "a podcast needs a 'language' (Apple requires it)")
+    try:
+        settings = podcast.parse(
+            meta["podcast"], author_name=values["author_name"], author_email=values["author_email"]
+        )
+    except ValueError as problem:
+        raise BadPostFile(label, str(problem)) from None
+    return podcast.stored(settings)
 
 
 def parse_feed_settings(path: Path) -> catalog.FeedSettings:
@@ -164,7 +221,7 @@ def parse_feed_settings(path: Path) -> catalog.FeedSettings:
         raise BadPostFile(label, "'author' must be a table with name, email and uri")
     if not isinstance(meta.get("title"), str) or not meta["title"].strip():
         raise BadPostFile(label, "needs a 'title'")
-    values = {key: meta.get(key) for key in _FEED_KEYS - {"author", "title"}}
+    values = {key: meta.get(key) for key in _FEED_KEYS - {"author", "title", "podcast"}}
     values |= {f"author_{key}": author.get(key) for key in ("name", "email", "uri")}
     if any(value is not None and not isinstance(value, str) for value in values.values()):
         raise BadPostFile(label, "every value must be text")
@@ -173,6 +230,7 @@ def parse_feed_settings(path: Path) -> catalog.FeedSettings:
     settings = catalog.FeedSettings(
         title=xmltext.clean(meta["title"]),
         **{key: xmltext.clean_optional(value) for key, value in values.items()},
+        podcast=_podcast(label, meta, values) if "podcast" in meta else None,
     )
     for key in _HEADER_BOUND:  # the title is a mail Subject and List-Id
         if (value := getattr(settings, key)) is not None and (reason := headertext.problem(value)):

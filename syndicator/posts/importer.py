@@ -27,6 +27,8 @@ from syndicator import slugs
 from syndicator.core import Core
 from syndicator.errors import BadPostFile, InvalidInput, SlugTaken
 from syndicator.feeds import catalog
+from syndicator.media import folder as media_folder
+from syndicator.media import links, names
 from syndicator.models import Post, PostSource
 from syndicator.posts import files, store
 
@@ -104,6 +106,7 @@ class _FeedImport:
         self.listed_at_ns = time.time_ns()
         # Posts whose file is gone, by path: a renamed file may still claim one.
         self.vanished: dict[str, _Recorded] = {}
+        self.bundles: list[str] = []  # posts/<name>/index.md found by the listing
 
     def run(self) -> None:
         recorded = self._start()
@@ -120,6 +123,7 @@ class _FeedImport:
         for start in range(0, len(changed), self.batch):
             self._import_batch(changed[start : start + self.batch])
         self._delete_vanished()
+        self._sync_bundles()
 
     def _start(self) -> dict[str, _Recorded] | None:
         """Check and store the feed's settings; what the folder's posts were recorded as."""
@@ -136,6 +140,14 @@ class _FeedImport:
             return None
         with self.core.transaction() as session:
             catalog.upsert(session, self.slug, settings, self.now)
+            self.report.errors += media_folder.sync(
+                session,
+                self.slug,
+                self.feed_dir / links.MEDIA_FOLDER,
+                post_id=None,
+                root=self.content_dir,
+                now=self.now,
+            )
             rows = session.execute(
                 select(Post.source_path, Post.id, Post.source_size, Post.source_mtime_ns).where(
                     Post.feed_slug == self.slug,
@@ -146,21 +158,27 @@ class _FeedImport:
             return {path: _Recorded(id_, (size, mtime)) for path, id_, size, mtime in rows if path}
 
     def _listing(self) -> Iterator[_Found]:
-        """Every post file (posts/*.md) in name order, with its stat; nothing is read."""
+        """Every post file (posts/*.md, and a bundle's posts/<name>/index.md) in name order,
+        with its stat; nothing is read."""
         folder = self.feed_dir / "posts"
         try:
-            names = sorted(name for name in os.listdir(folder) if name.endswith(".md"))
+            listed = sorted(os.listdir(folder))
         except (FileNotFoundError, NotADirectoryError):
             return
         prefix, where = f"{self.slug}/posts/", f"{folder}{os.sep}"
-        for name in names:
-            if name.startswith("."):
+        bundle_text = f"{os.sep}{media_folder.BUNDLE_TEXT}"
+        found = [n if n.endswith(".md") else n + bundle_text for n in listed]
+        for name in found:
+            if names.is_hidden(name) or not name.endswith(".md"):
                 continue
             try:
                 stat = os.stat(where + name)
             except OSError:
                 continue  # gone since the listing: it counts as removed
-            yield _Found(prefix + name, (stat.st_size, stat.st_mtime_ns))
+            path = prefix + name.replace(os.sep, "/")
+            if name.endswith(bundle_text):
+                self.bundles.append(path)
+            yield _Found(path, (stat.st_size, stat.st_mtime_ns))
 
     def _import_batch(self, batch: list[_Found]) -> None:
         """Read the batch's files, then apply what changed in one transaction."""
@@ -175,6 +193,7 @@ class _FeedImport:
                     continue
                 try:
                     parsed = files.parse_post(found.path, raw, self.core.timezone)
+                    _check_attachments(self.content_dir / found.path, parsed)
                 except BadPostFile as error:
                     self.report.errors.append(error)
                     continue
@@ -256,6 +275,31 @@ class _FeedImport:
         self.vanished.pop(same_date[0].source_path or "", None)
         return same_date[0]
 
+    def _sync_bundles(self) -> None:
+        """Each bundle's files, beside its index.md, made the post's (changed or not)."""
+        if not self.bundles:
+            return
+        with self.core.transaction() as session:
+            rows = session.execute(
+                select(Post.source_path, Post.id).where(
+                    Post.feed_slug == self.slug,
+                    Post.source == PostSource.FILE,
+                    Post.deleted_at.is_(None),
+                    Post.source_path.in_(self.bundles),
+                )
+            )
+            ids = {path: post_id for path, post_id in rows}
+            for path in self.bundles:
+                if (post_id := ids.get(path)) is not None:
+                    self.report.errors += media_folder.sync(
+                        session,
+                        self.slug,
+                        (self.content_dir / path).parent,
+                        post_id=post_id,
+                        root=self.content_dir,
+                        now=self.now,
+                    )
+
     def _delete_vanished(self) -> None:
         """Tombstone the posts whose file is gone, a batch per transaction."""
         gone = sorted(self.vanished.items())
@@ -267,3 +311,18 @@ class _FeedImport:
                         continue  # changed by someone else since the listing
                     store.delete(session, post, self.now)
                     self.report.deleted.append(path)
+
+
+def _check_attachments(file: Path, parsed: files.PostFile) -> None:
+    """Every attachment naming a file names one that is there (bundle or media folder)."""
+    bundle = file.name == media_folder.BUNDLE_TEXT
+    feed_dir = file.parent.parent.parent if bundle else file.parent.parent
+    for item in parsed.data.attachments:
+        place = links.served_name(item.href) if item.is_file else None
+        if place is None:
+            continue
+        in_media, name = place
+        where = feed_dir / links.MEDIA_FOLDER if in_media else file.parent
+        if not (where / name).is_file():
+            shown = f"{links.MEDIA_FOLDER}/{name}" if in_media else name
+            raise BadPostFile(parsed.path, f"attachment {shown!r} not found")

@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 from syndicator import events, markup, slugs, timestamps, xmltext
 from syndicator.errors import InvalidInput, NotFound, PostGone, PostNotFound, SlugTaken
 from syndicator.feeds import catalog
+from syndicator.media import links
 from syndicator.models import Post, PostSource, PostStatus, PostTag
-from syndicator.posts import counts, listing, visibility
+from syndicator.posts import attachments, counts, listing, visibility
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,11 @@ class PostData:
     status: PostStatus = PostStatus.PUBLISHED
     updated_at: datetime | None = None
     guid: str | None = None
+    # The post's file inside its feed folder, against which its relative links are read.
+    location: str | None = None
+    attachments: tuple[attachments.Attachment, ...] = ()
+    episode: int | None = None
+    season: int | None = None
 
 
 @dataclass(frozen=True)
@@ -62,10 +68,13 @@ class Page:
 def clean(data: PostData) -> PostData:
     """Strip forbidden characters, render Markdown, derive the slug; raise on bad fields."""
     title = xmltext.clean(data.title).strip()
-    html = (
-        markup.sanitize(data.content_html)
-        if data.content_html is not None
-        else markup.render_markdown(data.content_source)
+    html = markup.relink(
+        (
+            markup.sanitize(data.content_html)
+            if data.content_html is not None
+            else markup.render_markdown(data.content_source)
+        ),
+        links.resolver(data.location),
     )
     slug = data.slug.strip() if data.slug else slugs.slugify(title)
     errors = {}
@@ -117,6 +126,9 @@ def create(session: Session, feed_slug: str, data: PostData, origin: Origin, now
         source=origin.source,
         source_path=origin.path,
         source_hash=origin.content_hash,
+        attachments=attachments.stored(data.attachments),
+        episode=data.episode,
+        season=data.season,
         created_at=now,
     )
     _set_tags(post, data.tags)
@@ -151,6 +163,8 @@ def update(session: Session, post: Post, data: PostData, origin: Origin, now: da
     )
     post.summary, post.author, post.slug = data.summary, data.author, data.slug
     post.status, post.published_at = data.status, data.published_at
+    post.attachments = attachments.stored(data.attachments)
+    post.episode, post.season = data.episode, data.season
     post.source, post.source_path, post.source_hash = (
         origin.source,
         origin.path,
@@ -212,6 +226,9 @@ def _visible_fields(post: Post) -> tuple[object, ...]:
         post.status,
         post.published_at,
         tuple(post.tag_names),
+        post.attachments,
+        post.episode,
+        post.season,
     )
 
 

@@ -25,6 +25,7 @@ from syndicator.web import (
     errors,
     fastpath,
     feeds,
+    media,
     ops,
     outage,
     pages,
@@ -50,6 +51,7 @@ def create_app(config: Config | None = None, *, core: Core | None = None) -> Fla
     app.register_blueprint(feeds.blueprint)
     app.register_blueprint(sitefiles.blueprint)
     app.register_blueprint(pages.blueprint)
+    app.register_blueprint(media.blueprint)
     errors.register(app)
     outage.register(app)
     app.before_request(_start_timer)

@@ -1,4 +1,4 @@
-"""Static export: every page and feed written as files that mirror the URL paths.
+"""Static export: every page, feed and media file written as files that mirror the URL paths.
 
 The files are fetched through the app itself, so they are byte-identical to
 what the server sends and a CDN or static host can serve the whole blog.
@@ -29,6 +29,7 @@ from flask.testing import FlaskClient
 import syndicator
 from syndicator.core import Core
 from syndicator.feeds import catalog, formats, sitemap
+from syndicator.media import store as media
 from syndicator.posts import store
 
 FEED_READER_ACCEPT = "application/atom+xml, application/rss+xml, application/feed+json, */*;q=0.1"
@@ -187,6 +188,7 @@ def _feed_paths(core: Core, feed: str) -> Iterator[str]:
     urls = core.urls
     with core.reading() as session:
         maps = sitemap.walk(session, per_page=core.config.feeds.items, now=core.now())
+        files = media.served(session, feed, core.now())
     for site in maps:
         if site.feed.slug != feed:
             continue
@@ -196,6 +198,11 @@ def _feed_paths(core: Core, feed: str) -> Iterator[str]:
                 yield urls.feed_path(feed, fmt, page.tag, page.number)
         for post_slug, _updated in site.posts:
             yield urls.post_path(feed, post_slug)
+    for owner, name in files:
+        if owner is None:
+            yield urls.media_path(feed, name)
+        else:
+            yield urls.bundle_file_path(feed, owner, name)
 
 
 def _load_manifest(target: Path, site: str) -> dict[str, _Group]:

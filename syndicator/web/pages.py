@@ -135,7 +135,8 @@ def post(feed: str, slug: str) -> WerkzeugResponse:
         with core.reading() as session:
             channel = catalog.get(session, feed)
             found = store.find_visible(session, feed, slug, now)
-            entry = documents.entry(found, channel, core.urls, full_content=True)
+            files = documents.files_of(session, feed, [found])
+            entry = documents.entry(found, channel, core.urls, full_content=True, files=files)
             html_content = entry.content_html or ""
             social = Social(
                 "article",
@@ -151,6 +152,7 @@ def post(feed: str, slug: str) -> WerkzeugResponse:
                 feed=channel,
                 post=found,
                 content_html=html_content,
+                enclosures=entry.enclosures,
                 tag=None,
                 social=social,
                 edited_later=_local_date(found.updated_at) != _local_date(found.published_at),

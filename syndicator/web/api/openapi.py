@@ -63,6 +63,8 @@ class Operation:
     query: tuple[dict[str, Any], ...] = ()
     public: bool = False
     media_type: str = JSON  # of the answer
+    # A body that is not JSON: its schema per media type (file uploads).
+    body_types: dict[str, dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,9 @@ def _operation(operation: Operation) -> dict[str, Any]:
     }
     if operation.body is not None:
         described["requestBody"] = {"required": True, "content": {JSON: {"schema": operation.body}}}
+    if operation.body_types is not None:
+        content = {kind: {"schema": schema} for kind, schema in operation.body_types.items()}
+        described["requestBody"] = {"required": True, "content": content}
     if operation.public:
         described["security"] = []
     return described
