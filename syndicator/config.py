@@ -113,6 +113,16 @@ class Webhooks:
 
 
 @dataclass(frozen=True)
+class WebSub:
+    """The hub of our own feeds; callbacks are sent like webhooks (timeout, SSRF guard)."""
+
+    lease_seconds: int = 864000  # a subscription without hub.lease_seconds
+    min_lease_seconds: int = 3600
+    max_lease_seconds: int = 2592000
+    also_ping: list[str] = field(default_factory=list)  # external hubs told of each change
+
+
+@dataclass(frozen=True)
 class Scheduler:
     poll_seconds: float = 15.0
     # /healthz: a worker silent this long is stale; a message due this long is a backlog.
@@ -146,6 +156,7 @@ class Config:
     email: Email = field(default_factory=Email)
     digest: Digest = field(default_factory=Digest)
     webhooks: Webhooks = field(default_factory=Webhooks)
+    websub: WebSub = field(default_factory=WebSub)
     scheduler: Scheduler = field(default_factory=Scheduler)
     admin: Admin = field(default_factory=Admin)
     server: Server = field(default_factory=Server)
@@ -199,6 +210,7 @@ _TOP_LEVEL = (
     "email",
     "digest",
     "webhooks",
+    "websub",
     "scheduler",
     "admin",
     "server",
@@ -406,8 +418,23 @@ def validate(config: Config) -> Config:
             reason = f"{proxy!r} is not an IP address or network"
             raise ConfigError(source, "server.trusted_proxies", reason) from None
     _validate_webhooks(config.webhooks, source)
+    _validate_websub(config.websub, source)
     _validate_email(config.email, source)
     return config
+
+
+def _validate_websub(websub: WebSub, source: str) -> None:
+    if websub.min_lease_seconds < 1:
+        raise ConfigError(source, "websub.min_lease_seconds", "must be at least 1")
+    if websub.max_lease_seconds < websub.min_lease_seconds:
+        reason = "must be at least websub.min_lease_seconds"
+        raise ConfigError(source, "websub.max_lease_seconds", reason)
+    if not websub.min_lease_seconds <= websub.lease_seconds <= websub.max_lease_seconds:
+        reason = "must lie between websub.min_lease_seconds and websub.max_lease_seconds"
+        raise ConfigError(source, "websub.lease_seconds", reason)
+    for hub in websub.also_ping:
+        if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", hub):
+            raise ConfigError(source, "websub.also_ping", f"{hub!r} is not an http(s) URL")
 
 
 def _validate_webhooks(webhooks: Webhooks, source: str) -> None:

@@ -111,7 +111,7 @@ def build(
         sessions=db.session_factory(engine),
         writers=db.session_factory(engine, writes=True),
         clock=clock,
-        urls=Urls(config.site.base_url),
+        urls=Urls(config.site.base_url, tuple(config.websub.also_ping)),
         resolver=resolver,
     )
 

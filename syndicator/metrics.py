@@ -74,6 +74,30 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.websub_notifications = Counter(
+            "syndicator_websub_notifications",
+            "WebSub notification attempts, by verdict (succeeded, retry, failed, gone, skipped).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.websub_verifications = Counter(
+            "syndicator_websub_verifications",
+            "WebSub verifications of intent, by verdict (succeeded, retry, failed, gone).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.websub_pings = Counter(
+            "syndicator_websub_pings",
+            "Publish pings to external hubs ([websub] also_ping), by verdict.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.websub_subscriptions = Gauge(
+            "syndicator_websub_subscriptions",
+            "WebSub subscriptions by status, as of the last scrape of /metrics.",
+            ["status"],
+            registry=self.registry,
+        )
         # Labels are feed slugs (rows an operator made) and the five fixed sources.
         self.audience = Gauge(
             "syndicator_feed_audience",

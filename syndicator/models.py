@@ -381,12 +381,84 @@ class DigestPost(Base):
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
 
 
+# --- WebSub: the hub of our own feeds ---
+
+
+class WebSubStatus(StrEnum):
+    PENDING = "pending"  # asked for, its callback not yet verified
+    ACTIVE = "active"  # verified; notified until its lease ends
+    EXPIRED = "expired"  # shown for an active subscription whose lease ended (not stored)
+    UNVERIFIED = "unverified"  # the callback did not confirm; never active
+    UNSUBSCRIBED = "unsubscribed"  # the callback confirmed an unsubscribe
+    GONE = "gone"  # the callback answered 410 to a notification
+
+
+class WebSubSubscription(Base):
+    """One callback subscribed to one topic (a feed URL); unique per (topic, callback)."""
+
+    __tablename__ = "websub_subscriptions"
+    __table_args__ = (
+        UniqueConstraint("topic", "callback", name="uq_websub_subscriptions_topic_callback"),
+        Index("ix_websub_subscriptions_topic", "topic", "status", "lease_expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic: Mapped[str] = mapped_column(Text)
+    callback: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default=WebSubStatus.PENDING)
+    # Set, with the lease, only by a verified subscribe: a request alone changes neither.
+    secret: Mapped[str | None] = mapped_column(Text)
+    lease_seconds: Mapped[int | None] = mapped_column(Integer)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WebSubContent(Base):
+    """A topic's bytes at one change, rendered once and sent to every subscription."""
+
+    __tablename__ = "websub_contents"
+    __table_args__ = (Index("ix_websub_contents_topic", "topic", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(String(100))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WebSubTopic(Base):
+    """What subscribers of a topic were last told: a change is a different ETag."""
+
+    __tablename__ = "websub_topics"
+
+    topic: Mapped[str] = mapped_column(String(2000), primary_key=True)
+    etag: Mapped[str] = mapped_column(String(64))
+    # The newest content sent; an older notification still waiting is superseded.
+    content_id: Mapped[int | None] = mapped_column(
+        ForeignKey("websub_contents.id", ondelete="SET NULL")
+    )
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WebSubHub(Base):
+    """An external hub (`[websub] also_ping`) told of each change with a publish ping."""
+
+    __tablename__ = "websub_hubs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 # --- The outbound queue: one row per message of every channel, and every attempt ---
 
 
 class Channel(StrEnum):
     WEBHOOK = "webhook"
     MAIL = "mail"
+    WEBSUB = "websub"
+    WEBSUB_PING = "websub_ping"
 
 
 class DeliveryStatus(StrEnum):
@@ -420,6 +492,9 @@ class Delivery(Base):
         Index("ix_deliveries_due", "channel", "status", "next_attempt_at"),
         Index("ix_deliveries_endpoint", "endpoint_id", "id"),
         Index("ix_deliveries_subscriber", "subscriber_id"),
+        Index("ix_deliveries_websub", "websub_subscription_id", "id"),
+        Index("ix_deliveries_websub_content", "websub_content_id"),
+        Index("ix_deliveries_websub_hub", "websub_hub_id"),
         Index("ix_deliveries_order", "order_key", "event_id"),
         UniqueConstraint("event_id", "endpoint_id", name="uq_deliveries_event_endpoint"),
     )
@@ -432,6 +507,13 @@ class Delivery(Base):
     subscriber_id: Mapped[int | None] = mapped_column(
         ForeignKey("subscribers.id", ondelete="CASCADE")
     )
+    # WebSub's two columns are plain integers (migration 0006 says why): removing a
+    # subscription deletes its messages itself, and a notification whose content was
+    # cleaned away is skipped.
+    websub_subscription_id: Mapped[int | None] = mapped_column(Integer)
+    # The topic bytes a WebSub notification carries (shared by every subscription).
+    websub_content_id: Mapped[int | None] = mapped_column(Integer)
+    websub_hub_id: Mapped[int | None] = mapped_column(Integer)  # a publish ping's hub
     # The event it carries (webhooks); its body is the event's, shared by all its messages.
     event_id: Mapped[int | None] = mapped_column(
         ForeignKey("webhook_events.id", ondelete="CASCADE")

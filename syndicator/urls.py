@@ -15,6 +15,7 @@ from syndicator.feeds.formats import FILENAMES
 @dataclass(frozen=True)
 class Urls:
     base_url: str
+    also_hubs: tuple[str, ...] = ()  # external hubs a publisher names too (`[websub] also_ping`)
 
     def absolute(self, path: str) -> str:
         """The URL of a path on this site: never from a request's Host header."""
@@ -62,6 +63,19 @@ class Urls:
     def bundle_file_path(self, feed: str, slug: str, name: str) -> str:
         """A file beside a post's index.md, served under the post's page."""
         return self.post_path(feed, slug) + quote(name)
+
+    def hub(self) -> str:
+        """The WebSub hub of every feed this service serves."""
+        return self.absolute("/websub")
+
+    def hubs(self) -> tuple[str, ...]:
+        """Every hub a topic names: ours first, then the external ones pinged too."""
+        return (self.hub(), *self.also_hubs)
+
+    def hub_links(self, topic: str) -> str:
+        """The Link header of a WebSub topic and of its notifications: hubs and self."""
+        hubs = "".join(f'<{hub}>; rel="hub", ' for hub in self.hubs())
+        return f'{hubs}<{topic}>; rel="self"'
 
     def confirm(self, token: str) -> str:
         """The page a confirmation mail links to."""

@@ -20,6 +20,9 @@ from syndicator.mail import digests, sender
 from syndicator.posts import store
 from syndicator.stats import flusher
 from syndicator.webhooks import channel, fanout
+from syndicator.websub import channel as websub_channel
+from syndicator.websub import distribution as websub_distribution
+from syndicator.websub import pings as websub_pings
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,7 @@ def tick(core: Core) -> TickReport:
     for name in went_live:
         log.info("scheduled post went live: %s", name)
     sent = deliver_webhooks(core)
+    deliver_websub(core)
     digests_planned = digests.plan_due(core)
     mails = sender.send_pending(core)
     if core.config.stats.enabled:
@@ -65,6 +69,14 @@ def deliver_webhooks(core: Core) -> int:
     core.metrics.webhook_attempts.labels("succeeded").inc(report.succeeded)
     core.metrics.webhook_attempts.labels("failed").inc(report.attempted - report.succeeded)
     return report.attempted
+
+
+def deliver_websub(core: Core) -> int:
+    """Notice what changed in subscribed topics, then send verifications and notifications."""
+    websub_distribution.distribute(core)
+    if core.config.websub.also_ping:
+        websub_pings.run(core)
+    return websub_channel.run(core).attempted
 
 
 # Failures of what the tick depends on, not of its code: while the database is

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,14 +23,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(folder: Path, config: str, *, start_seconds: float = 30) -> Iterator[str]:
+def serving(
+    folder: Path, config: str | Callable[[str], str], *, start_seconds: float = 30
+) -> Iterator[str]:
     """Write `config` to folder/config.toml, migrate (PostgreSQL needs it), start `serve`,
     and yield its base URL once it answers.
 
-    The server's output goes to folder/serve.log, for the test to read.
+    `config` may be a function of the base URL, for a config whose `[site] base_url`
+    is the server's own. The server's output goes to folder/serve.log, for the test to read.
     """
     port = free_port()
-    (folder / "config.toml").write_text(config, encoding="utf-8")
+    base = f"http://127.0.0.1:{port}"
+    text = config(base) if callable(config) else config
+    (folder / "config.toml").write_text(text, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     upgrade = [sys.executable, "-m", "syndicator", "db", "upgrade"]
@@ -44,7 +49,6 @@ def serving(folder: Path, config: str, *, start_seconds: float = 30) -> Iterator
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + start_seconds
         while True:

@@ -98,6 +98,8 @@ def test_every_list_documents_paging_and_the_answer_to_a_bad_cursor(document):
         "/api/webhooks",
         "/api/webhooks/{endpoint_id}/deliveries",
         "/api/subscribers",
+        "/api/websub/subscriptions",
+        "/api/websub/subscriptions/{subscription_id}/deliveries",
     }
     for path, operation in lists:
         assert {"limit", "cursor"} <= {p["name"] for p in operation["parameters"]}, path

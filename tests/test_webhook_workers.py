@@ -20,8 +20,9 @@ from webhook_support import Receiver, Reply, deliver, real_now
 
 from syndicator import config as config_module
 from syndicator import core as core_module
+from syndicator.delivery import contact
 from syndicator.models import Delivery, DeliveryAttempt
-from syndicator.webhooks import channel, endpoints, fanout
+from syndicator.webhooks import endpoints, fanout
 
 WORKER_SETTINGS = {"allow_private_targets": True, "timeout_seconds": 2, "concurrency": 8}
 
@@ -96,7 +97,7 @@ def test_a_killed_worker_loses_nothing(make_config, tmp_path, database_url) -> N
             assert len(ids) == 200  # every endpoint got the event
             assert all(len(found) == 1 for found in ids.values())  # with one webhook-id each
             duplicates = len(receiver.received) - 200
-            in_flight = channel.AHEAD * WORKER_SETTINGS["concurrency"]  # claimed at most
+            in_flight = contact.AHEAD * WORKER_SETTINGS["concurrency"]  # claimed at most
             assert 0 <= duplicates <= in_flight  # only messages in flight were sent again
             with core.reading() as session:
                 statuses = session.scalars(select(Delivery.status)).all()
@@ -174,7 +175,7 @@ def test_a_killed_worker_is_taken_over_within_seconds(make_config, tmp_path, dat
             ids = by_path(receiver)
             assert all(len(found) == 1 for found in ids.values())  # one webhook-id each
             duplicates = len(receiver.received) - 200
-            assert 0 <= duplicates <= channel.AHEAD * WORKER_SETTINGS["concurrency"]
+            assert 0 <= duplicates <= contact.AHEAD * WORKER_SETTINGS["concurrency"]
             assert taken_over_in < 30
         finally:
             core.close()

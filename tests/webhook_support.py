@@ -25,6 +25,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    method: str = "POST"
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,8 @@ class Receiver:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                request = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                request = Received(self.path, headers, body, self.command)
                 with receiver.lock:
                     receiver.received.append(request)
                 reply = receiver.behaviour(request)
@@ -94,6 +96,8 @@ class Receiver:
                     time.sleep(reply.drip)
                     self.wfile.write(reply.body[index : index + 1])
                     self.wfile.flush()
+
+            do_GET = do_POST  # WebSub's verification of intent
 
             def log_message(self, *_args: object) -> None:
                 pass

@@ -125,4 +125,4 @@ def describe(error: SyndicatorError) -> str:
 
 
 # Command modules register themselves on `cli` when imported.
-from syndicator.cli import posts, service, stats, subscribers, webhooks  # noqa: E402, F401
+from syndicator.cli import posts, service, stats, subscribers, webhooks, websub  # noqa: E402, F401

@@ -138,6 +138,15 @@ class Client:
 
     def post(self, target: ssrf.Target, headers: dict[str, str], body: bytes) -> Answer:
         """POST once; SendError on a refused connection, a timeout or a broken answer."""
+        return self.request("POST", target, headers, body)
+
+    def get(self, target: ssrf.Target, headers: dict[str, str]) -> Answer:
+        """GET once (WebSub's verification of intent), as `post` does."""
+        return self.request("GET", target, headers, None)
+
+    def request(
+        self, method: str, target: ssrf.Target, headers: dict[str, str], body: bytes | None
+    ) -> Answer:
         deadline = time.monotonic() + self.timeout
         key = (target.scheme, target.address, target.port, target.host)
         conn = self._checkout(key, target, min(_CONNECT_TIMEOUT, self.timeout))
@@ -146,7 +155,7 @@ class Client:
                 conn.connect()
             alarm = self._watchdog.arm(deadline, conn.sock)
             try:
-                answer, reusable = self._exchange(conn, target, headers, body)
+                answer, reusable = self._exchange(conn, method, target, headers, body)
             finally:
                 self._watchdog.disarm(alarm)
         except (OSError, http.client.HTTPException) as exc:
@@ -162,12 +171,19 @@ class Client:
         return answer
 
     def _exchange(
-        self, conn: _PinnedConnection, target: ssrf.Target, headers: dict[str, str], body: bytes
+        self,
+        conn: _PinnedConnection,
+        method: str,
+        target: ssrf.Target,
+        headers: dict[str, str],
+        body: bytes | None,
     ) -> tuple[Answer, bool]:
         assert conn.sock is not None
         conn.sock.settimeout(self.timeout)
-        all_headers = {**headers, "User-Agent": self.user_agent, "Content-Length": str(len(body))}
-        conn.request("POST", target.path, body=body, headers=all_headers)
+        all_headers = {**headers, "User-Agent": self.user_agent}
+        if body is not None:
+            all_headers["Content-Length"] = str(len(body))
+        conn.request(method, target.path, body=body, headers=all_headers)
         response = conn.getresponse()
         prefix = response.read(RESPONSE_PREFIX_BYTES)
         if not response.isclosed():

@@ -51,9 +51,17 @@ from syndicator.models import (
 GONE = "HTTP 410 Gone"  # last_error of a message its receiver refused with 410
 
 
+_TARGETS = {
+    Channel.WEBHOOK: Delivery.endpoint_id,
+    Channel.MAIL: Delivery.subscriber_id,
+    Channel.WEBSUB: Delivery.websub_subscription_id,
+    Channel.WEBSUB_PING: Delivery.websub_hub_id,
+}
+
+
 def target_of(channel: Channel) -> sa.orm.InstrumentedAttribute[int | None]:
-    """The column naming a message's target: its endpoint or its subscriber."""
-    return Delivery.endpoint_id if channel == Channel.WEBHOOK else Delivery.subscriber_id
+    """The column naming a message's target: its endpoint, subscriber or WebSub subscription."""
+    return _TARGETS[channel]
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,7 @@ class Claimed:
     attempts_before: int
     raw: bytes | None
     created_at: datetime
+    content_id: int | None = None  # WebSub: the topic bytes it carries
 
 
 @dataclass(frozen=True)
@@ -234,6 +243,7 @@ def claim(
                 Delivery.attempts,
                 Delivery.raw,
                 Delivery.created_at,
+                Delivery.websub_content_id,
             ).where(Delivery.id.in_(list(taken)))
         )
     }
@@ -246,6 +256,7 @@ def claim(
             attempts_before=details[delivery_id].attempts,
             raw=details[delivery_id].raw,
             created_at=details[delivery_id].created_at,
+            content_id=details[delivery_id].websub_content_id,
         )
         for delivery_id, target_id in taken.items()
     ]
@@ -413,6 +424,14 @@ def get(session: Session, delivery_id: int, channel: Channel) -> Delivery:
     return found
 
 
+def channel_of(session: Session, delivery_id: int) -> Channel:
+    """Which channel a message belongs to; NotFound when there is no such message."""
+    found = session.get(Delivery, delivery_id) if is_valid_id(delivery_id) else None
+    if found is None:
+        raise NotFound(f"no delivery {delivery_id}")
+    return Channel(found.channel)
+
+
 def requeue(session: Session, delivery: Delivery, now: datetime) -> None:
     """Make a message due now with a fresh retry schedule (a manual retry)."""
     if delivery.lease_until is not None and delivery.lease_until > now:
@@ -446,6 +465,22 @@ def resume_gone(session: Session, channel: Channel, target_id: int, now: datetim
     return changed.rowcount  # type: ignore[attr-defined,no-any-return]
 
 
+def remove_target(session: Session, channel: Channel, target_id: int) -> None:
+    """Delete a target's messages and their attempts (for a target without a foreign key)."""
+    session.execute(
+        sa.delete(Delivery)
+        .where(Delivery.channel == channel, target_of(channel) == target_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def contents_waiting(session: Session, content_ids: Iterable[int]) -> set[int]:
+    """Which of these WebSub contents a message still waiting to be sent carries."""
+    column = Delivery.websub_content_id
+    query = select(column).where(column.in_(list(content_ids)), Delivery.status.in_(IN_FLIGHT))
+    return {content_id for content_id in session.scalars(query.distinct()) if content_id}
+
+
 # --- reading -------------------------------------------------------------------------------
 
 
@@ -474,6 +509,25 @@ def attempts_of(session: Session, ids: Sequence[int]) -> dict[int, list[Delivery
     for row in rows:
         found[row.delivery_id].append(row)
     return found
+
+
+def last_attempts(
+    session: Session, channel: Channel, target_ids: Sequence[int]
+) -> dict[int, DeliveryAttempt]:
+    """Each target's newest attempt (targets never attempted are left out)."""
+    target = target_of(channel)
+    newest = (
+        select(sa.func.max(DeliveryAttempt.id))
+        .join(Delivery, Delivery.id == DeliveryAttempt.delivery_id)
+        .where(Delivery.channel == channel, target.in_(list(target_ids)))
+        .group_by(target)
+    )
+    rows = session.execute(
+        select(target, DeliveryAttempt)
+        .join(Delivery, Delivery.id == DeliveryAttempt.delivery_id)
+        .where(DeliveryAttempt.id.in_(newest))
+    )
+    return {target_id: attempt for target_id, attempt in rows if target_id is not None}
 
 
 def oldest_due_age(session: Session, now: datetime) -> dict[str, float]:

@@ -42,6 +42,10 @@ class Outcome:
 
     @property
     def succeeded(self) -> bool:
+        """Accepted, or a 2xx the channel did not refuse (a WebSub callback that answered
+        2xx without echoing the challenge is `permanent`)."""
+        if self.permanent:
+            return False
         return self.accepted or (self.status_code is not None and 200 <= self.status_code < 300)
 
 

@@ -200,8 +200,9 @@ def check(url: str, *, allow_private: bool, resolver: Resolver | None = None) ->
         for address in addresses:
             if reason := classify(address):
                 raise TargetRefused(
-                    f"{host} resolves to {address}: {reason}; webhooks only go to public "
-                    "addresses (set [webhooks] allow_private_targets for development)"
+                    f"{host} resolves to {address}: {reason}; webhooks and WebSub callbacks"
+                    " only go to public addresses (set [webhooks] allow_private_targets"
+                    " for development)"
                 )
     path = parts.path or "/"
     if parts.query:

@@ -30,6 +30,8 @@ class Rendered:
     version: int
     # When a scheduled post comes due the bytes are stale, whatever the version says.
     expires_at: datetime | None = None
+    # WebSub discovery (`Link: <hub>; rel="hub", <topic>; rel="self"`) of a topic (page 1).
+    links: str | None = None
 
 
 class RenderCache:

@@ -86,6 +86,7 @@ def feed_document(
         entries=entries,
         paging=_paging(listing, fmt, urls),
         podcast=_podcast(feed, urls) if tag is None else None,
+        hub_urls=urls.hubs() if page.number == 1 else (),
     )
 
 

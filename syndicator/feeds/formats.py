@@ -103,6 +103,7 @@ class FeedDocument:
     paging: Paging | None = None
     generator: str = "syndicator"
     podcast: Podcast | None = None  # image an absolute URL and guid set (documents.py)
+    hub_urls: tuple[str, ...] = ()  # WebSub discovery: set on the topics (page 1)
 
 
 # --- shared helpers -------------------------------------------------------
@@ -223,6 +224,8 @@ def atom(doc: FeedDocument) -> bytes:
     fg.link(href=clean(doc.self_url), rel="self", type=ATOM_TYPE)
     for rel, href in _paging_links(doc.paging):
         fg.link(href=href, rel=rel, type=ATOM_TYPE)
+    for hub in doc.hub_urls:
+        fg.link(href=clean(hub), rel="hub")
     if _text(doc.icon):
         fg.icon(_text(doc.icon))
     for entry in doc.entries:
@@ -240,6 +243,7 @@ class _RssPagingExtension(BaseExtension):
 
     def __init__(self) -> None:
         self.links: list[tuple[str, str]] = []
+        self.hubs: list[str] = []
 
     def extend_ns(self) -> dict[str, str]:
         return {"atom": ATOM_NS}
@@ -248,6 +252,8 @@ class _RssPagingExtension(BaseExtension):
         channel = rss_feed[0]  # runs before items are appended: metadata stays first
         for rel, href in self.links:
             etree.SubElement(channel, f"{{{ATOM_NS}}}link", href=href, rel=rel, type=RSS_TYPE)
+        for hub in self.hubs:
+            etree.SubElement(channel, f"{{{ATOM_NS}}}link", href=hub, rel="hub")
         return rss_feed
 
 
@@ -347,6 +353,7 @@ def rss(doc: FeedDocument) -> bytes:
     fg.load_extension("dc", atom=False, rss=True)
     fg.register_extension("paging", _RssPagingExtension, None, atom=False, rss=True)
     fg.paging.links = _paging_links(doc.paging)
+    fg.paging.hubs = [clean(hub) for hub in doc.hub_urls]
     fg.description(_as_html(_text(doc.subtitle) or _title(doc.title, doc.html_url)))
     fg.link(href=clean(doc.self_url), rel="self", type=RSS_TYPE)
     fg.link(href=clean(doc.html_url), rel="alternate")  # last link() = channel <link>
@@ -425,6 +432,7 @@ def json_feed(doc: FeedDocument) -> bytes:
         "language": _text(doc.language),
         "authors": _json_authors(doc.authors) or None,
         "next_url": _next_url(doc),
+        "hubs": [{"type": "WebSub", "url": clean(hub)} for hub in doc.hub_urls] or None,
         "items": [_json_item(entry) for entry in doc.entries],
     }
     return json.dumps(_present(feed), ensure_ascii=False, indent=2).encode("utf-8")

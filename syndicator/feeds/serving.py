@@ -28,6 +28,7 @@ class Made:
     body: bytes
     last_modified: datetime
     expires_at: datetime | None
+    links: str | None = None  # WebSub discovery of a topic (a feed's page 1)
 
 
 Renderer = Callable[[datetime], Made]
@@ -52,6 +53,7 @@ def rendered(core: Core, key: Key, render: Renderer) -> Rendered:
         last_modified=made.last_modified,
         version=version,
         expires_at=made.expires_at,
+        links=made.links,
     )
     core.cache.put(key, fresh)
     return fresh
@@ -82,6 +84,7 @@ def feed_bytes(
             listing, fmt, core.urls, full_content=core.config.feeds.full_content
         )
         body = formats.RENDERERS[fmt](document)
-        return Made(body, documents.last_modified(listing), listing.page.next_due_at)
+        links = core.urls.hub_links(core.urls.feed(feed, fmt, tag)) if page == 1 else None
+        return Made(body, documents.last_modified(listing), listing.page.next_due_at, links)
 
     return rendered(core, (feed, tag, page, fmt), render)

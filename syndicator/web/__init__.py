@@ -31,6 +31,7 @@ from syndicator.web import (
     pages,
     sitefiles,
     subscribe,
+    websub,
 )
 from syndicator.web.context import core_of_app
 
@@ -48,6 +49,7 @@ def create_app(config: Config | None = None, *, core: Core | None = None) -> Fla
     app.register_blueprint(ops.blueprint)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(subscribe.blueprint)
+    app.register_blueprint(websub.blueprint)
     app.register_blueprint(feeds.blueprint)
     app.register_blueprint(sitefiles.blueprint)
     app.register_blueprint(pages.blueprint)

@@ -26,7 +26,7 @@ CONDITIONS = frozenset(("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF
 def response(environ: Environ, rendered: Rendered, kind: str, max_age: int) -> Response:
     """The document, or a 304 for a client that has it (412 for a failed If-Match, as
     werkzeug's make_conditional answers). `kind` is a feed format, or "html"/"post"."""
-    headers = _headers(rendered.etag, rendered.last_modified, kind, max_age)
+    headers = _headers(rendered.etag, rendered.last_modified, kind, max_age, rendered.links)
     answer = Response(rendered.body, headers=headers)
     if CONDITIONS.isdisjoint(environ):
         return answer  # a first fetch: nothing to compare
@@ -36,14 +36,16 @@ def response(environ: Environ, rendered: Rendered, kind: str, max_age: int) -> R
 
 
 @functools.lru_cache(maxsize=1024)
-def _headers(etag: str, last_modified: datetime, kind: str, max_age: int) -> tuple[Header, ...]:
+def _headers(
+    etag: str, last_modified: datetime, kind: str, max_age: int, links: str | None
+) -> tuple[Header, ...]:
     """A rendered document's headers, written once as strings: set through werkzeug's
     header properties on every request they cost more than the rest of a cache hit
     (bench/feeds.py measures it).
 
     A feed may be kept `max_age` seconds and varies with Accept (a browser gets a
     preview); a page is asked for again each time (`no-cache`), so a reader sees a
-    new post at once and a repeat visit costs a 304.
+    new post at once and a repeat visit costs a 304. A WebSub topic names its hub (`links`).
     """
     validators = (("ETag", quote_etag(etag)), ("Last-Modified", http_date(last_modified)))
     if kind not in formats.MEDIA_TYPES:
@@ -53,4 +55,5 @@ def _headers(etag: str, last_modified: datetime, kind: str, max_age: int) -> tup
         *validators,
         ("Cache-Control", f"public, max-age={max_age}"),
         ("Vary", "Accept"),
+        *((("Link", links),) if links else ()),
     )

@@ -17,10 +17,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from syndicator.core import Core
 from syndicator.delivery import heartbeats, queue
-from syndicator.models import Channel
+from syndicator.models import Channel, WebSubStatus
 from syndicator.stats import audience
 from syndicator.stats.tally import day_of
 from syndicator.web.context import core_of_app
+from syndicator.websub import subscriptions
 
 blueprint = Blueprint("ops", __name__)
 
@@ -108,6 +109,14 @@ def metrics() -> Response:
     core = core_of_app()
     if core.config.stats.enabled:
         _set_audience(core)
+    try:
+        with core.reading() as session:
+            by_status = subscriptions.counts(session, core.now())
+    except SQLAlchemyError:
+        pass  # the database is away: the other metrics still answer, the gauge stands
+    else:
+        for status in WebSubStatus:
+            core.metrics.websub_subscriptions.labels(status.value).set(by_status[status.value])
     body = core.metrics.exposition()
     return Response(body, content_type="text/plain; version=0.0.4; charset=utf-8")
 

@@ -8,25 +8,21 @@ once, and failures alone for `disable_after_days` disable it too.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from syndicator import __version__, events
+from syndicator import events
 from syndicator.core import Core
-from syndicator.delivery import engine, httpclient, queue, records, ssrf
+from syndicator.delivery import contact, engine, httpclient, queue, records, ssrf
 from syndicator.delivery.retries import (
-    Jittered,
     Outcome,
     RetryDecision,
-    Schedule,
     Verdict,
     should_disable,
 )
@@ -35,9 +31,6 @@ from syndicator.models import Channel, EndpointStatus, WebhookEndpoint, WebhookE
 from syndicator.webhooks import endpoints, fanout, signing
 
 log = logging.getLogger(__name__)
-
-USER_AGENT = f"syndicator/{__version__}"
-AHEAD = 8  # a run claims up to AHEAD * concurrency messages, refilling at half
 
 
 @dataclass(frozen=True)
@@ -51,38 +44,15 @@ class Job:
     failing: bool  # the endpoint has a failure streak that a success must end
 
 
-class WebhookChannel:
+class WebhookChannel(contact.HttpChannel):
     name = Channel.WEBHOOK
-    marks_sending = False
 
     def __init__(self, core: Core) -> None:
+        super().__init__(core.config.webhooks)
         self.core = core
-        self.settings = settings = core.config.webhooks
-        self.concurrency = settings.concurrency
-        self.window = AHEAD * settings.concurrency
-        self.per_target: int | None = settings.per_endpoint_concurrency
-        # Covers waiting behind the messages claimed ahead, one attempt, and a wide margin.
-        self.lease = timedelta(seconds=(AHEAD + 1) * settings.timeout_seconds + 60)
-        self.schedule: Schedule = Jittered(settings.retry_schedule)
 
     def targets(self) -> sa.Select[Any]:
         return select(WebhookEndpoint.id).where(WebhookEndpoint.status == EndpointStatus.ACTIVE)
-
-    def wanted(self, job: Job) -> queue.Wanted:
-        """Never asked: webhook messages are not marked `sending`."""
-        return sa.true(), {}
-
-    def prepare(self, job: Job) -> None:
-        """Nothing: the body was rendered once, at fan-out."""
-
-    @contextmanager
-    def wire(self) -> Iterator[httpclient.Client]:
-        with httpclient.Client(
-            timeout=self.settings.timeout_seconds,
-            user_agent=USER_AGENT,
-            idle_per_host=self.settings.concurrency,
-        ) as client:
-            yield client
 
     def load(self, session: Session, claimed: list[queue.Claimed]) -> Sequence[Job]:
         by_id = {
@@ -110,9 +80,6 @@ class WebhookChannel:
             )
             for message in claimed
         ]
-
-    def ahead(self, client: httpclient.Client, job: Job) -> None:
-        """A POST is one request: nothing of it goes before it is sent."""
 
     def send(self, client: httpclient.Client, job: Job) -> Outcome:
         return attempt(
@@ -163,32 +130,17 @@ def attempt(
     resolver: ssrf.Resolver | None = None,
 ) -> Outcome:
     """One signed POST; never raises for anything the receiver or the network does."""
-    started_at, started = clock(), time.perf_counter()
-
-    def outcome(**fields: Any) -> Outcome:
-        elapsed = int((time.perf_counter() - started) * 1000)
-        return Outcome(attempted_at=started_at, duration_ms=elapsed, **fields)
-
-    try:
-        target = ssrf.check(job.url, allow_private=allow_private, resolver=resolver)
-    except ssrf.TargetRefused as refused:
-        return outcome(error=f"refused: {refused}")
-    message_id = job.claimed.message_key
-    headers = signing.headers(job.secrets, message_id, int(started_at.timestamp()), job.body)
+    timestamp = int(clock().timestamp())
+    headers = signing.headers(job.secrets, job.claimed.message_key, timestamp, job.body)
     headers["Content-Type"] = "application/json"
-    try:
-        answer = client.post(target, headers, job.body)
-    except httpclient.SendError as failure:
-        return outcome(error=str(failure))
-    error = None
-    if 300 <= answer.status_code < 400:
-        location = engine.clean_text(answer.headers.get("location", ""), 200)
-        error = f"redirect not followed ({answer.status_code} to {location or 'nowhere'})"
-    return outcome(
-        status_code=answer.status_code,
-        error=error,
-        response_prefix=engine.clean_text(answer.prefix),
-        retry_after=answer.headers.get("retry-after"),
+    return contact.attempt(
+        client,
+        job.url,
+        headers,
+        job.body,
+        clock=clock,
+        allow_private=allow_private,
+        resolver=resolver,
     )
 
 

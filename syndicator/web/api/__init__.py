@@ -138,9 +138,18 @@ def listing(items: list[dict[str, Any]], next_cursor: str | None) -> Response:
 
 @blueprint.get("/openapi.json")
 def openapi_document() -> Response:
-    sections = (openapi.SELF, posts.DOC, media.DOC, webhooks.DOC, subscribers.DOC, stats.DOC)
+    sections = (
+        openapi.SELF,
+        posts.DOC,
+        media.DOC,
+        webhooks.DOC,
+        websub.DOC,
+        deliveries.DOC,
+        subscribers.DOC,
+        stats.DOC,
+    )
     return jsonify(openapi.document(core_of_app().config.site.base_url, sections))
 
 
 # Resource modules register their routes on `blueprint` when imported.
-from syndicator.web.api import media, posts, stats, subscribers, webhooks  # noqa: E402
+from syndicator.web.api import deliveries, media, posts, stats, subscribers, webhooks, websub  # noqa: E402

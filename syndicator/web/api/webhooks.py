@@ -16,22 +16,12 @@ from syndicator import timestamps
 from syndicator.core import Core
 from syndicator.delivery import queue
 from syndicator.fieldtable import Field, Kind, Table
-from syndicator.models import Channel, Delivery, DeliveryAttempt, MessageStatus, WebhookEndpoint
-from syndicator.web.api import blueprint, json_body, listing, openapi, window
+from syndicator.models import Channel, Delivery, MessageStatus, WebhookEndpoint
+from syndicator.web.api import attempts, blueprint, json_body, listing, openapi, window
 from syndicator.web.api.openapi import READ_ERRORS, Operation, ref
 from syndicator.web.context import core_of_app
 from syndicator.webhooks import channel, endpoints
 
-ATTEMPT = Table(
-    "an attempt",
-    (
-        Field("at", Kind.TIMESTAMP, read_only=True),
-        Field("status_code", Kind.INTEGER, nullable=True, read_only=True),
-        Field("duration_ms", Kind.INTEGER, read_only=True),
-        Field("error", Kind.TEXT, nullable=True, read_only=True),
-        Field("response", Kind.TEXT, "First 1 KiB of the answer.", nullable=True, read_only=True),
-    ),
-)
 DELIVERY = Table(
     "a delivery",
     (
@@ -40,9 +30,7 @@ DELIVERY = Table(
         Field("webhook_id", Kind.TEXT, "The webhook-id header, every retry.", read_only=True),
         Field("endpoint_id", Kind.INTEGER, read_only=True),
         Field("status", Kind.CHOICE, choices=tuple(MessageStatus), read_only=True),
-        Field("created_at", Kind.TIMESTAMP, read_only=True),
-        Field("next_attempt_at", Kind.TIMESTAMP, nullable=True, read_only=True),
-        Field("attempts", Kind.RECORDS, "Newest first.", records=ATTEMPT, read_only=True),
+        *attempts.STATE,
     ),
 )
 SECRETS = Table(
@@ -80,38 +68,23 @@ def endpoint_dict(endpoint: WebhookEndpoint) -> dict[str, Any]:
     }
 
 
-def _attempt_dict(attempt: DeliveryAttempt) -> dict[str, Any]:
-    return {
-        "at": timestamps.rfc3339(attempt.attempted_at),
-        "status_code": attempt.status_code,
-        "duration_ms": attempt.duration_ms,
-        "error": attempt.error,
-        "response": attempt.response_prefix,
-    }
-
-
 def _message_dicts(core: Core, found: list[Delivery]) -> list[dict[str, Any]]:
     with core.reading() as session:
-        attempts = queue.attempts_of(session, [message.id for message in found])
         types = channel.event_types(session, [message.event_id for message in found])
-    return [
-        {
+    return attempts.log_dicts(
+        core,
+        found,
+        lambda message: {
             "id": message.id,
             "event": types[message.event_id],
             "webhook_id": message.message_key,
             "endpoint_id": message.endpoint_id,
             "status": message.status,
-            "created_at": timestamps.rfc3339(message.created_at),
-            "next_attempt_at": (
-                timestamps.rfc3339(message.next_attempt_at) if message.status == "pending" else None
-            ),
-            "attempts": [_attempt_dict(attempt) for attempt in attempts[message.id]],
-        }
-        for message in found
-    ]
+        },
+    )
 
 
-def _message(core: Core, message_id: int) -> dict[str, Any]:
+def message_dict(core: Core, message_id: int) -> dict[str, Any]:
     with core.reading() as session:
         message = queue.get(session, message_id, Channel.WEBHOOK)
     return _message_dicts(core, [message])[0]
@@ -197,24 +170,13 @@ def rotate_webhook_secret(endpoint_id: int) -> Response:
 @blueprint.post("/webhooks/<int:endpoint_id>/test")
 def test_webhook(endpoint_id: int) -> Response:
     core = core_of_app()
-    return jsonify(_message(core, channel.send_test(core, endpoint_id)))
+    return jsonify(message_dict(core, channel.send_test(core, endpoint_id)))
 
 
 @blueprint.get("/webhooks/<int:endpoint_id>/deliveries")
 def list_deliveries(endpoint_id: int) -> Response:
     core = core_of_app()
-    asked = window()
-    with core.reading() as session:
-        endpoints.get(session, endpoint_id)
-        found, next_cursor = queue.page(session, Channel.WEBHOOK, endpoint_id, asked)
-    return listing(_message_dicts(core, found), next_cursor)
-
-
-@blueprint.post("/deliveries/<int:message_id>/retry")
-def retry_delivery(message_id: int) -> Response:
-    core = core_of_app()
-    channel.retry(core, message_id)
-    return jsonify(_message(core, message_id))
+    return attempts.log_page(core, Channel.WEBHOOK, endpoint_id, endpoints.get, _message_dicts)
 
 
 _ONE = "/api/webhooks/{endpoint_id}"
@@ -269,11 +231,6 @@ DOC = openapi.Section(
             "The endpoint's messages and their attempts, newest first",
             (200, openapi.list_of(ref("WebhookDelivery"))), (*openapi.LIST_ERRORS, 404),
             query=openapi.PAGE_QUERY,
-        ),
-        Operation(
-            "post", "/api/deliveries/{message_id}/retry", "retryDelivery",
-            "Send a message again now, with a fresh retry schedule",
-            (200, ref("WebhookDelivery")), _ACT_ERRORS,
         ),
     ),
 )  # fmt: skip
