@@ -507,7 +507,7 @@ class Delivery(Base):
     subscriber_id: Mapped[int | None] = mapped_column(
         ForeignKey("subscribers.id", ondelete="CASCADE")
     )
-    # WebSub's two columns are plain integers (migration 0006 says why): removing a
+    # WebSub's two columns are plain integers (migration 0011 says why): removing a
     # subscription deletes its messages itself, and a notification whose content was
     # cleaned away is skipped.
     websub_subscription_id: Mapped[int | None] = mapped_column(Integer)

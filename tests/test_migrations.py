@@ -224,7 +224,7 @@ def test_queued_webhooks_and_mail_survive_the_move_to_one_queue(database_url):
         (10, "mail", None, 1, "<m3@example.org>", "succeeded", None),
         (11, "mail", None, 1, "<m4@example.org>", "pending", b"raw bytes"),
     ]
-    assert [tuple(row) for row in attempts] == [(7, "webhook", 500, "oops")]  # channel: 0011
+    assert [tuple(row) for row in attempts] == [(7, "webhook", 500, "oops")]  # channel: 0007
     assert [tuple(row) for row in held] == [(10, 1)]
     assert fresh == 12  # new rows are numbered after the moved ones
     assert [tuple(row) for row in kept] == [(7, "msg_kept")]

@@ -10,7 +10,7 @@ fan-out, or frozen into the waiting events just before the post changes):
 before keep their full snapshots.
 
 Revision ID: 0008
-Revises: 0011
+Revises: 0007
 """
 
 import json
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0011"
+down_revision = "0007"
 
 _FILES = "source = 'file' AND deleted_at IS NULL"
 _WAITING = "fanned_out_at IS NULL"

@@ -1,13 +1,13 @@
 """audience counters: stats_traffic, stats_pollers, stats_aggregators, stats_channels
 
-Revision ID: 0009
+Revision ID: 0006
 Revises: 0005
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
+revision = "0006"
 down_revision = "0005"
 
 

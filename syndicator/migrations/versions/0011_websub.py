@@ -1,7 +1,7 @@
 """websub: subscriptions, topic contents, what each topic last sent, hubs pinged; three
 delivery columns
 
-Revision ID: 0006
+Revision ID: 0011
 Revises: 0010
 """
 
@@ -10,7 +10,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
+revision = "0011"
 down_revision = "0010"
 
 

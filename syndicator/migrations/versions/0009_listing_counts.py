@@ -2,14 +2,14 @@
 feed, date and listing, and maintained counts per feed and tag, in all and per UTC
 year, month and day
 
-Revision ID: 0007
+Revision ID: 0009
 Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
+revision = "0009"
 down_revision = "0008"
 
 _LISTED = "posts.status = 'published' AND posts.deleted_at IS NULL"

@@ -1,15 +1,15 @@
 """delivery_attempts carry their channel, indexed with the id: the health check's
 "latest mail attempt" is one index probe, whatever the size of the log
 
-Revision ID: 0011
-Revises: 0009
+Revision ID: 0007
+Revises: 0006
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0009"
+revision = "0007"
+down_revision = "0006"
 
 
 def upgrade() -> None:
