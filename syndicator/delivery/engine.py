@@ -422,7 +422,12 @@ def _log_attempt(
 ) -> None:
     """One line per attempt: never a secret, a token or a body."""
     if not kept:
-        log.warning("%s delivery %d: result dropped, another run holds it now", channel, claimed.id)
+        log.warning(
+            "%s delivery %d: result dropped, the message is no longer this run's"
+            " (another run took it over, or it was withdrawn)",
+            channel,
+            claimed.id,
+        )
         return
     log.info(
         "%s delivery %d to target %d: %s (%s) in %d ms",
