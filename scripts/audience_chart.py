@@ -43,7 +43,7 @@ def main() -> None:
         import_folder(core, SHIPPED_BLOG)
         audience_days(create_app(core=core), clock, SHIPPED_FEED, days=30)
         with core.reading() as session:
-            live = audience.channels_now(session)
+            live = audience.channels_now(session, core.urls, core.now())
             days = audience.series(session, SHIPPED_FEED, last=LAST_DAY.date(), days=30, live=live)
         (ROOT / "docs" / "audience.svg").write_bytes(chart.svg(SHIPPED_FEED, days))
         config_file = Path(folder) / "config.toml"

@@ -13,8 +13,10 @@ from api_support import ADMIN, AUTH
 from click.testing import CliRunner
 from factories import FakeClock, import_folder
 from stats_support import SHIPPED_BLOG, SHIPPED_FEED, audience_days
+from webhook_support import Receiver, Reply
+from websub_support import answering
 
-from syndicator import paging
+from syndicator import paging, worker
 from syndicator.cli import cli
 from syndicator.models import EndpointStatus
 from syndicator.stats import audience
@@ -168,6 +170,38 @@ def test_disabled_webhooks_and_unconfirmed_subscribers_are_not_audience(app, cor
     after = stats(app)["days"][-1]
     assert (before["email"], before["webhooks"]) == (2, 1)
     assert (after["email"], after["webhooks"]) == (2, 0)
+
+
+def websub_audience(app) -> tuple[int, str]:
+    """Today's WebSub figure from the API, and the Prometheus gauge's sample of it."""
+    text = app.test_client().get("/metrics").get_data(as_text=True)
+    (sample,) = [
+        line
+        for line in text.splitlines()
+        if line.startswith(f'syndicator_feed_audience{{feed="{SHIPPED_FEED}",source="websub"}}')
+    ]
+    return stats(app)["days"][-1]["websub"], sample.rsplit(" ", 1)[1]
+
+
+@pytest.mark.config(admin=ADMIN, webhooks={"allow_private_targets": True})
+def test_live_websub_subscriptions_are_audience_until_their_leases_run_out(app, core, clock):
+    urls, client = core.urls, app.test_client()
+    topics = (urls.feed(SHIPPED_FEED, "atom", None), urls.feed(SHIPPED_FEED, "rss", "interviews"))
+
+    def subscribe(callback: str, topic: str) -> None:
+        form = {"hub.mode": "subscribe", "hub.topic": topic, "hub.callback": callback}
+        answer = client.post("/websub", data={**form, "hub.lease_seconds": "3600"})
+        assert answer.status_code == 202, answer.get_data(as_text=True)
+
+    with Receiver(answering(**{"/refuses": lambda request: Reply(404)})) as receiver:
+        subscribe(receiver.url("/atom"), topics[0])
+        subscribe(receiver.url("/tag"), topics[1])
+        subscribe(receiver.url("/refuses"), topics[0])  # never confirmed: unverified
+        worker.deliver_websub(core)
+        subscribe(receiver.url("/later"), topics[1])  # not yet verified: pending
+    assert websub_audience(app) == (2, "2.0")
+    clock.advance(seconds=3601)  # both leases ran out
+    assert websub_audience(app) == (0, "0.0")
 
 
 def test_the_cli_shows_an_earlier_period_with_until(app, database_url, tmp_path):

@@ -41,7 +41,7 @@ def stats_command(
     today = day_of(core.now(), core.timezone)
     last = until.date() if until else today
     with core.reading() as session:
-        live = audience.channels_now(session)
+        live = audience.channels_now(session, core.urls, core.now())
         feeds = [feed] if feed else list(live)
         series = {
             slug: audience.series(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -21,7 +21,9 @@ from sqlalchemy.orm import Session
 from syndicator.feeds import catalog
 from syndicator.mail import subscriptions
 from syndicator.stats import store
+from syndicator.urls import Urls
 from syndicator.webhooks import endpoints
+from syndicator.websub import subscriptions as websub_subscriptions
 
 SOURCES = ("aggregators", "pollers", "email", "webhooks", "websub")
 MAX_DAYS = 400
@@ -66,23 +68,18 @@ class Day:
         }
 
 
-def websub_per_feed(session: Session) -> dict[str, int]:
-    """Active WebSub subscriptions per feed: the seam to syndicator/websub/ (none yet)."""
-    return {}
-
-
-def channels_now(session: Session) -> dict[str, tuple[int, int, int]]:
+def channels_now(session: Session, urls: Urls, now: datetime) -> dict[str, tuple[int, int, int]]:
     """(email, webhooks, WebSub) of every feed, counted now."""
     feeds = [feed.slug for feed in catalog.all_feeds(session)]
     email = subscriptions.confirmed_per_feed(session)
     hooks = endpoints.active_per_feed(session, feeds)
-    websub = websub_per_feed(session)
+    websub = websub_subscriptions.live_per_feed(session, urls, now)
     return {feed: (email.get(feed, 0), hooks[feed], websub.get(feed, 0)) for feed in feeds}
 
 
-def save_today(session: Session, today: date) -> None:
+def save_today(session: Session, urls: Urls, now: datetime, today: date) -> None:
     """Keep today's channel counts, so later days can show them (the worker calls this)."""
-    store.save_channels(session, today, channels_now(session))
+    store.save_channels(session, today, channels_now(session, urls, now))
 
 
 def series(
@@ -134,7 +131,7 @@ def _add_channels(found: dict[date, Day], saved: dict[date, tuple[int, int, int]
             found[when].email, found[when].webhooks, found[when].websub = known
 
 
-def current(session: Session, today: date) -> dict[str, Day]:
+def current(session: Session, urls: Urls, now: datetime, today: date) -> dict[str, Day]:
     """Today's figures of every feed (the Prometheus gauges)."""
-    live = channels_now(session)
+    live = channels_now(session, urls, now)
     return {feed: series(session, feed, last=today, days=1, live=live)[0] for feed in live}

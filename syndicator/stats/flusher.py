@@ -75,7 +75,7 @@ def upkeep(core: Core) -> bool:
         return False
     today = day_of(now, core.timezone)
     with core.transaction() as session:
-        audience.save_today(session, today)
+        audience.save_today(session, core.urls, now, today)
         store.prune(session, today - timedelta(days=core.config.stats.keep_days))
     core.tally.next_upkeep_at = now + UPKEEP_EVERY
     return True

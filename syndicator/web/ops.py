@@ -124,8 +124,9 @@ def metrics() -> Response:
 def _set_audience(core: Core) -> None:
     """Today's audience per feed and source, read when scraped; left out if the database is away."""
     try:
+        now = core.now()
         with core.reading() as session:
-            figures = audience.current(session, day_of(core.now(), core.timezone))
+            figures = audience.current(session, core.urls, now, day_of(now, core.timezone))
     except SQLAlchemyError:
         return
     core.metrics.set_audience(

@@ -24,6 +24,8 @@ from syndicator import paging
 from syndicator.delivery import queue
 from syndicator.errors import NotFound
 from syndicator.models import Channel, WebSubStatus, WebSubSubscription, is_valid_id
+from syndicator.urls import Urls
+from syndicator.websub import topics
 from syndicator.websub.intake import Mode, Request
 
 VERIFY_PREFIX = "websub-verify-"
@@ -216,4 +218,19 @@ def counts(session: Session, now: datetime) -> Counter[str]:
     for status, lease_running, count in rows:
         expired = status == WebSubStatus.ACTIVE and not lease_running
         found[WebSubStatus.EXPIRED if expired else status] += count
+    return found
+
+
+def live_per_feed(session: Session, urls: Urls, now: datetime) -> Counter[str]:
+    """Live subscriptions per feed, over all its topics (formats, tags): the audience's
+    WebSub figure. A topic that no longer parses (the base URL changed) counts for none."""
+    query = (
+        select(WebSubSubscription.topic, sa.func.count())
+        .where(live(now))
+        .group_by(WebSubSubscription.topic)
+    )
+    found: Counter[str] = Counter()
+    for topic, count in session.execute(query):
+        if (parsed := topics.parse(urls, topic)) is not None:
+            found[parsed.feed] += count
     return found

@@ -24,7 +24,7 @@ def _series(feed: str) -> list[audience.Day]:
     core = core_of_app()
     with core.reading() as session:
         today = day_of(core.now(), core.timezone)
-        live = audience.channels_now(session)
+        live = audience.channels_now(session, core.urls, core.now())
         return audience.series(session, feed, last=today, days=int(raw), live=live)
 
 
