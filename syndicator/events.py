@@ -78,7 +78,8 @@ def rfc3339(moment: datetime) -> str:
 
 def record(session: Session, event_type: EventType, post: Post, now: datetime) -> WebhookEvent:
     """Add a post event to the outbox; it commits or rolls back with the change."""
-    session.flush()  # the post needs its id
+    if post in session.new:
+        session.flush()  # the post needs its id
     event = WebhookEvent(
         type=event_type,
         feed_slug=post.feed_slug,

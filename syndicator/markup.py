@@ -23,19 +23,15 @@ _URL_ATTRIBUTES = {"href", "src", "cite"}
 _ALLOWED_TAGS = nh3.ALLOWED_TAGS - {"area", "map"}
 
 
-def render_markdown(source: str) -> str:
-    """Markdown (raw HTML inside allowed) to sanitized HTML."""
-    return sanitize(_MARKDOWN.render(xmltext.clean(source)))
+def render_markdown(source: str, rewrite: Callable[[str], str] | None = None) -> str:
+    """Markdown (raw HTML inside allowed) to sanitized HTML; see `sanitize` for `rewrite`."""
+    return sanitize(_MARKDOWN.render(xmltext.clean(source)), rewrite)
 
 
-def sanitize(fragment: str) -> str:
-    """Strip scripts, event handlers, `javascript:` URLs and unknown tags."""
-    return nh3.clean(
-        xmltext.clean(fragment),
-        tags=_ALLOWED_TAGS,
-        url_schemes=_URL_SCHEMES,
-        link_rel="noopener noreferrer",
-    )
+def sanitize(fragment: str, rewrite: Callable[[str], str] | None = None) -> str:
+    """Strip scripts, event handlers, `javascript:` URLs and unknown tags; pass every link
+    and image source through `rewrite`, if given, in the same pass."""
+    return relink(xmltext.clean(fragment), rewrite)
 
 
 def absolutize(fragment: str, base_url: str) -> str:
@@ -47,14 +43,14 @@ def absolutize(fragment: str, base_url: str) -> str:
     return relink(fragment, partial(_absolute, base_url))
 
 
-def relink(fragment: str, rewrite: Callable[[str], str]) -> str:
-    """Pass every link and image source of a sanitized fragment through `rewrite`."""
+def relink(fragment: str, rewrite: Callable[[str], str] | None) -> str:
+    """Sanitize a fragment, passing every link and image source through `rewrite`."""
     return nh3.clean(
         fragment,
         tags=_ALLOWED_TAGS,
         url_schemes=_URL_SCHEMES,
         link_rel="noopener noreferrer",
-        attribute_filter=partial(_url_attribute, rewrite),
+        attribute_filter=partial(_url_attribute, rewrite) if rewrite else None,
     )
 
 

@@ -37,7 +37,7 @@ def spans(at: datetime) -> tuple[str, ...]:
 
 
 def change(session: Session, feed_slug: str, before: Iterable[Unit], after: Iterable[Unit]) -> None:
-    """Move the counts of one post from what it was listed as to what it is now."""
+    """Move the counts of posts from what they were listed as to what they are now."""
     deltas: Counter[tuple[str, str]] = Counter()
     for tag, at in before:
         deltas.subtract((tag, span) for span in spans(at))

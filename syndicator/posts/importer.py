@@ -7,18 +7,26 @@ The work follows what changed, not the size of the blog: a file whose size
 and modification time match what the last import recorded is not opened; one
 whose stat moved is hashed, and parsed only when its bytes changed. Changed
 files are applied in batches of their own transactions, so memory stays
-bounded and writers from the API take their turn between batches.
+bounded and writers from the API take their turn between batches. Reading,
+parsing and rendering a file needs no database: for a large import, worker
+processes do it for the next batch while this one is written, and the new
+posts of a batch are inserted together.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import threading
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -34,6 +42,10 @@ from syndicator.posts import files, store
 
 _IMPORT_LOCK = 0x5359_4E44  # "SYND"
 BATCH = 200  # changed files per transaction
+# Worker processes pay for themselves from this many changed files on (with two or more
+# cores): a first import of a large blog, not the odd edit.
+PARALLEL_FROM = 1000
+_CHUNK = 25  # files per worker task: fewer round trips, yet every worker kept busy
 # A file modified this close to the listing may change again within the same mtime
 # tick, keeping its size: its stat is not trusted, so the next import hashes it again.
 RACY_NS = 2_000_000_000
@@ -62,16 +74,28 @@ class _Found(NamedTuple):
     stat: tuple[int, int]  # size, mtime in ns
 
 
-def sync(core: Core, content_dir: Path, *, batch: int = BATCH) -> SyncReport:
+class _Prepared(NamedTuple):
+    """A changed file read, parsed and cleaned: what it needs no database for."""
+
+    found: _Found
+    content_hash: str | None  # None when it could not be read
+    parsed: files.PostFile | None  # None when it is bad: `problem` says why
+    problem: str = ""
+
+
+def sync(
+    core: Core, content_dir: Path, *, batch: int = BATCH, parallel_from: int = PARALLEL_FROM
+) -> SyncReport:
     """Import the folder; one import at a time across processes on PostgreSQL."""
     report = SyncReport()
-    with _one_import_at_a_time(core):
+    with _one_import_at_a_time(core), _Preparer(content_dir, core.timezone) as preparer:
         if not content_dir.is_dir():
             report.errors.append(BadPostFile(str(content_dir), "content folder not found"))
             return report
         for feed_dir in sorted(path for path in content_dir.iterdir() if path.is_dir()):
             if not feed_dir.name.startswith("."):
-                _FeedImport(core, feed_dir, content_dir, report, batch).run()
+                run = _FeedImport(core, feed_dir, content_dir, report, batch)
+                run.run(preparer, parallel_from)
     return report
 
 
@@ -108,7 +132,7 @@ class _FeedImport:
         self.vanished: dict[str, _Recorded] = {}
         self.bundles: list[str] = []  # posts/<name>/index.md found by the listing
 
-    def run(self) -> None:
+    def run(self, preparer: _Preparer, parallel_from: int) -> None:
         recorded = self._start()
         if recorded is None:
             return
@@ -120,8 +144,9 @@ class _FeedImport:
             else:
                 changed.append(found)
         self.vanished = recorded  # what is left was not found in the folder
-        for start in range(0, len(changed), self.batch):
-            self._import_batch(changed[start : start + self.batch])
+        batches = [changed[at : at + self.batch] for at in range(0, len(changed), self.batch)]
+        for prepared in preparer.prepare(batches, parallel=len(changed) >= parallel_from):
+            self._import_batch(prepared)
         self._delete_vanished()
         self._sync_bundles()
 
@@ -180,31 +205,23 @@ class _FeedImport:
                 self.bundles.append(path)
             yield _Found(path, (stat.st_size, stat.st_mtime_ns))
 
-    def _import_batch(self, batch: list[_Found]) -> None:
-        """Read the batch's files, then apply what changed in one transaction."""
-        read = [(found, raw) for found in batch if (raw := self._read(found)) is not None]
+    def _import_batch(self, batch: list[_Prepared]) -> None:
+        """Apply what changed in one transaction; the batch's new posts are inserted together."""
         with self.core.transaction() as session:
-            owned = self._owned(session, [found.path for found, _raw in read])
-            for found, raw in read:
-                post = owned.get(found.path)
-                if post is not None and post.source_hash == files.file_hash(raw):
-                    self._record_stat(post, found.stat)  # touched, not changed
-                    self.report.unchanged.append(found.path)
-                    continue
-                try:
-                    parsed = files.parse_post(found.path, raw, self.core.timezone)
-                    _check_attachments(self.content_dir / found.path, parsed)
-                except BadPostFile as error:
-                    self.report.errors.append(error)
-                    continue
-                self._apply(session, parsed, post, found.stat)
-
-    def _read(self, found: _Found) -> bytes | None:
-        try:
-            return (self.content_dir / found.path).read_bytes()
-        except OSError as exc:
-            self.report.errors.append(BadPostFile(found.path, f"cannot read: {exc.strerror}"))
-            return None
+            owned = self._owned(session, [item.found.path for item in batch])
+            fresh: list[_Prepared] = []
+            for item in batch:
+                post = owned.get(item.found.path)
+                if post is not None and post.source_hash == item.content_hash:
+                    self._record_stat(post, item.found.stat)  # touched, not changed
+                    self.report.unchanged.append(item.found.path)
+                elif item.parsed is None:
+                    self.report.errors.append(BadPostFile(item.found.path, item.problem))
+                elif post is None and not item.parsed.data.guid and not self.vanished:
+                    fresh.append(item)  # nothing in the database can claim it
+                else:
+                    self._apply(session, item, post)
+            self._create_fresh(session, fresh)
 
     def _owned(self, session: Session, paths: list[str]) -> dict[str, Post]:
         """The live posts these files already made, loaded in the batch's own session."""
@@ -216,11 +233,28 @@ class _FeedImport:
         )
         return {post.source_path or "": post for post in session.scalars(query)}
 
-    def _apply(
-        self, session: Session, parsed: files.PostFile, post: Post | None, stat: tuple[int, int]
-    ) -> None:
+    def _origin(self, item: _Prepared) -> store.Origin:
+        assert item.parsed is not None
+        size, mtime_ns = item.found.stat
+        path, content_hash = item.parsed.path, item.parsed.content_hash
+        return store.Origin(PostSource.FILE, path, content_hash, size, self._trusted(mtime_ns))
+
+    def _create_fresh(self, session: Session, fresh: list[_Prepared]) -> None:
+        """New files whose slug and id are free, in one insert; a clash goes one at a time."""
+        if not fresh:
+            return
+        items = [(item.parsed.data, self._origin(item)) for item in fresh if item.parsed]
+        created, left = store.create_new(session, self.slug, items, self.now)
+        self.report.created += [origin.path or "" for origin in created]
+        by_path = {item.found.path: item for item in fresh}
+        for _data, origin in left:
+            self._apply(session, by_path[origin.path or ""], None)
+
+    def _apply(self, session: Session, item: _Prepared, post: Post | None) -> None:
         """Create or update one file's post inside a savepoint, so a clash spoils only it."""
-        origin = store.Origin(PostSource.FILE, parsed.path, parsed.content_hash)
+        parsed = item.parsed
+        assert parsed is not None
+        origin = self._origin(item)
         try:
             with session.begin_nested():
                 post = post or self._renamed(session, parsed)
@@ -230,15 +264,15 @@ class _FeedImport:
                 else:
                     store.update(session, post, parsed.data, origin, self.now)
                     self.report.updated.append(parsed.path)
-                self._record_stat(post, stat)
         except (InvalidInput, SlugTaken) as error:
-            reason = "; ".join(f"{key} {message}" for key, message in error.fields.items())
-            self.report.errors.append(BadPostFile(parsed.path, reason))
+            self.report.errors.append(BadPostFile(parsed.path, _reason(error)))
 
     def _record_stat(self, post: Post, stat: tuple[int, int]) -> None:
-        size, mtime_ns = stat
-        post.source_size = size
-        post.source_mtime_ns = None if mtime_ns > self.listed_at_ns - RACY_NS else mtime_ns
+        post.source_size, post.source_mtime_ns = stat[0], self._trusted(stat[1])
+
+    def _trusted(self, mtime_ns: int) -> int | None:
+        """A file modified just before the listing may change again unseen: no mtime kept."""
+        return None if mtime_ns > self.listed_at_ns - RACY_NS else mtime_ns
 
     def _renamed(self, session: Session, parsed: files.PostFile) -> Post | None:
         """The post a renamed file used to be, so its entry id survives the rename.
@@ -311,6 +345,76 @@ class _FeedImport:
                         continue  # changed by someone else since the listing
                     store.delete(session, post, self.now)
                     self.report.deleted.append(path)
+
+
+class _Preparer:
+    """Reads, parses and renders changed files: in worker processes for a large import,
+    a batch ahead of the one being written; in this process otherwise."""
+
+    def __init__(self, content_dir: Path, timezone: ZoneInfo) -> None:
+        self.content_dir, self.timezone = content_dir, timezone
+        self.workers = len(os.sched_getaffinity(0))  # the cores this process may use
+        self.pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> _Preparer:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+    def prepare(self, batches: list[list[_Found]], *, parallel: bool) -> Iterator[list[_Prepared]]:
+        if not parallel or self.workers < 2:
+            for batch in batches:
+                yield _prepare_all(self.content_dir, batch, self.timezone)
+            return
+        pool = self._pool()
+        ahead: deque[list[Future[list[_Prepared]]]] = deque()
+        waiting = deque(batches)
+        while waiting or ahead:
+            while waiting and len(ahead) < 2:  # the batch being written, and the next
+                ahead.append(self._submit(pool, waiting.popleft()))
+            yield [item for future in ahead.popleft() for item in future.result()]
+
+    def _submit(
+        self, pool: ProcessPoolExecutor, batch: list[_Found]
+    ) -> list[Future[list[_Prepared]]]:
+        chunks = [batch[at : at + _CHUNK] for at in range(0, len(batch), _CHUNK)]
+        where, timezone = self.content_dir, self.timezone
+        return [pool.submit(_prepare_all, where, chunk, timezone) for chunk in chunks]
+
+    def _pool(self) -> ProcessPoolExecutor:
+        """Workers forked from this process while it runs no other thread (the cheapest
+        start); started afresh otherwise, since a fork copies locks other threads hold."""
+        if self.pool is None:
+            how = "fork" if threading.active_count() == 1 else "spawn"
+            context = multiprocessing.get_context(how)
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=context)
+        return self.pool
+
+
+def _prepare_all(content_dir: Path, batch: Sequence[_Found], timezone: ZoneInfo) -> list[_Prepared]:
+    return [_prepare(content_dir, found, timezone) for found in batch]
+
+
+def _prepare(content_dir: Path, found: _Found, timezone: ZoneInfo) -> _Prepared:
+    """Read, parse and clean one file; what is wrong with it, if anything."""
+    try:
+        raw = (content_dir / found.path).read_bytes()
+    except OSError as exc:
+        return _Prepared(found, None, None, f"cannot read: {exc.strerror}")
+    try:
+        parsed = files.parse_post(found.path, raw, timezone)
+        _check_attachments(content_dir / found.path, parsed)
+        return _Prepared(found, parsed.content_hash, replace(parsed, data=store.clean(parsed.data)))
+    except BadPostFile as error:
+        return _Prepared(found, files.file_hash(raw), None, error.reason)
+    except InvalidInput as error:
+        return _Prepared(found, files.file_hash(raw), None, _reason(error))
+
+
+def _reason(error: InvalidInput | SlugTaken) -> str:
+    return "; ".join(f"{key} {message}" for key, message in error.fields.items())
 
 
 def _check_attachments(file: Path, parsed: files.PostFile) -> None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 import uuid
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, inspect, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, Table, func, insert, inspect, select
+from sqlalchemy.orm import Mapper, Session
 
 from syndicator import events, markup, slugs, timestamps, xmltext
 from syndicator.errors import InvalidInput, NotFound, PostGone, PostNotFound, SlugTaken
@@ -53,6 +54,9 @@ class Origin:
     source: PostSource = PostSource.API
     path: str | None = None
     content_hash: str | None = None
+    # The file's size and mtime as last read, so the next import can skip it unread.
+    size: int | None = None
+    mtime_ns: int | None = None
 
 
 @dataclass(frozen=True)
@@ -65,16 +69,22 @@ class Page:
     newest_at: datetime | None = None
 
 
-def clean(data: PostData) -> PostData:
+@dataclass(frozen=True)
+class Cleaned(PostData):
+    """A post that went through `clean`: the rules are not applied twice (the importer
+    cleans in worker processes, then hands the result to `create` or `update`)."""
+
+
+def clean(data: PostData) -> Cleaned:
     """Strip forbidden characters, render Markdown, derive the slug; raise on bad fields."""
+    if isinstance(data, Cleaned):
+        return data
     title = xmltext.clean(data.title).strip()
-    html = markup.relink(
-        (
-            markup.sanitize(data.content_html)
-            if data.content_html is not None
-            else markup.render_markdown(data.content_source)
-        ),
-        links.resolver(data.location),
+    rewrite = links.resolver(data.location)
+    html = (
+        markup.sanitize(data.content_html, rewrite)
+        if data.content_html is not None
+        else markup.render_markdown(data.content_source, rewrite)
     )
     slug = data.slug.strip() if data.slug else slugs.slugify(title)
     errors = {}
@@ -90,15 +100,17 @@ def clean(data: PostData) -> PostData:
     if errors:
         raise InvalidInput(errors)
     tags = tuple(dict.fromkeys(t for t in (xmltext.clean(x).strip() for x in data.tags) if t))
-    return replace(
-        data,
-        title=title,
-        content_source=xmltext.clean(data.content_source),
-        content_html=html,
-        summary=_clean_text(data.summary),
-        author=_clean_text(data.author),
-        slug=slug,
-        tags=tags,
+    return Cleaned(
+        **{
+            **vars(data),
+            "title": title,
+            "content_source": xmltext.clean(data.content_source),
+            "content_html": html,
+            "summary": _clean_text(data.summary),
+            "author": _clean_text(data.author),
+            "slug": slug,
+            "tags": tags,
+        }
     )
 
 
@@ -109,8 +121,85 @@ def _clean_text(value: str | None) -> str | None:
 
 def create(session: Session, feed_slug: str, data: PostData, origin: Origin, now: datetime) -> Post:
     data = clean(data)
-    assert data.slug is not None and data.content_html is not None
+    assert data.slug is not None
     _free_slug(session, feed_slug, data.slug)
+    post = _new_post(feed_slug, data, origin, now)
+    _add(session, feed_slug, post, now)
+    return post
+
+
+def create_new(
+    session: Session, feed_slug: str, items: Sequence[tuple[PostData, Origin]], now: datetime
+) -> tuple[list[Origin], list[tuple[PostData, Origin]]]:
+    """Create at once every post whose slug and id no post holds yet (the bulk of a
+    first import); hand back the others, for `create` to reclaim a slug or refuse it.
+
+    The same rules as `create`, checked for the whole batch in two queries. The new
+    posts are written with a statement per table: the session's bookkeeping for each
+    object would cost more than the writing (a first import brings 100,000).
+    """
+    cleaned = [(clean(data), origin) for data, origin in items]
+    slugs_held = set(
+        session.scalars(
+            select(Post.slug).where(
+                Post.feed_slug == feed_slug, Post.slug.in_({data.slug for data, _ in cleaned})
+            )
+        )
+    )
+    explicit = {data.guid for data, _ in cleaned if data.guid}
+    ids_held = set(session.scalars(select(Post.guid).where(Post.guid.in_(explicit))))
+    new: list[Post] = []
+    created: list[Origin] = []
+    left: list[tuple[PostData, Origin]] = []
+    for data, origin in cleaned:
+        if data.slug in slugs_held or (data.guid and data.guid in ids_held):
+            left.append((data, origin))
+            continue
+        slugs_held.add(data.slug or "")
+        ids_held.add(data.guid or "")
+        new.append(_new_post(feed_slug, data, origin, now))
+        created.append(origin)
+    if new:
+        catalog.touch(session, feed_slug, now)
+        _insert(session, new)
+        _settle(session, feed_slug, new, now)
+    return created, left
+
+
+def _insert(session: Session, posts: list[Post]) -> None:
+    """Write new posts and their tags, a statement per table; the posts learn their ids."""
+    post_table, post_columns = _columns(Post)
+    inserted = session.execute(
+        insert(post_table).returning(post_table.c.id, sort_by_parameter_order=True),
+        [{column: getattr(post, key) for key, column in post_columns} for post in posts],
+    )
+    for post, post_id in zip(posts, inserted.scalars(), strict=True):
+        post.id = post_id
+    tag_table, tag_columns = _columns(PostTag)
+    tags = [
+        {column: getattr(tag, key) for key, column in tag_columns} | {"post_id": post.id}
+        for post in posts
+        for tag in post.tags
+    ]
+    if tags:
+        session.execute(insert(tag_table), tags)
+
+
+def _columns(entity: type[Post] | type[PostTag]) -> tuple[Table, list[tuple[str, str]]]:
+    """The entity's table, and (attribute, column) of each column the database does not number."""
+    mapper = inspect(entity)
+    assert isinstance(mapper, Mapper) and isinstance(mapper.local_table, Table)
+    numbered = mapper.local_table.autoincrement_column
+    pairs = [
+        (attribute.key, attribute.columns[0].name)
+        for attribute in mapper.column_attrs
+        if attribute.columns[0] is not numbered
+    ]
+    return mapper.local_table, pairs
+
+
+def _new_post(feed_slug: str, data: Cleaned, origin: Origin, now: datetime) -> Post:
+    assert data.slug is not None and data.content_html is not None
     post = Post(
         feed_slug=feed_slug,
         guid=data.guid or f"urn:uuid:{uuid.uuid4()}",
@@ -126,6 +215,8 @@ def create(session: Session, feed_slug: str, data: PostData, origin: Origin, now
         source=origin.source,
         source_path=origin.path,
         source_hash=origin.content_hash,
+        source_size=origin.size,
+        source_mtime_ns=origin.mtime_ns,
         attachments=attachments.stored(data.attachments),
         episode=data.episode,
         season=data.season,
@@ -133,13 +224,22 @@ def create(session: Session, feed_slug: str, data: PostData, origin: Origin, now
     )
     _set_tags(post, data.tags)
     _mark_live(post, now)
+    return post
+
+
+def _add(session: Session, feed_slug: str, post: Post, now: datetime) -> None:
     session.add(post)
     catalog.touch(session, feed_slug, now)
-    counts.change(session, feed_slug, (), _units(post))
     session.flush()
-    if _announced(post, now):
-        events.record(session, events.EventType.POST_PUBLISHED, post, now)
-    return post
+    _settle(session, feed_slug, [post], now)
+
+
+def _settle(session: Session, feed_slug: str, posts: list[Post], now: datetime) -> None:
+    """What new posts of a feed change besides their rows: its counts, and the outbox."""
+    counts.change(session, feed_slug, (), [unit for post in posts for unit in _units(post)])
+    for post in posts:
+        if _announced(post, now):
+            events.record(session, events.EventType.POST_PUBLISHED, post, now)
 
 
 def update(session: Session, post: Post, data: PostData, origin: Origin, now: datetime) -> bool:
@@ -170,6 +270,7 @@ def update(session: Session, post: Post, data: PostData, origin: Origin, now: da
         origin.path,
         origin.content_hash,
     )
+    post.source_size, post.source_mtime_ns = origin.size, origin.mtime_ns
     _set_tags(post, data.tags)
     changed = _visible_fields(post) != visible_before
     if data.updated_at is not None:

@@ -1,0 +1,157 @@
+"""A large import reads and renders files in worker processes: it must store exactly
+what an import in one process stores, report the same bad files, and lose none.
+On SQLite and PostgreSQL, and through the CLI as a user runs it."""
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from factories import build_core
+from sqlalchemy import select
+
+from syndicator import config as config_module
+from syndicator.models import ListingCount, Post
+from syndicator.posts import importer
+
+
+def _write_blog(blog: Any) -> None:
+    """Posts of every kind the importer treats differently, spread over several batches."""
+    for number in range(12):
+        blog.post(
+            f"2026-01-{number + 1:02d}-post-{number}",
+            f"Post *{number}* links [a sibling](other/) and ![art](../media/art.png).",
+            date=f"2026-01-{number + 1:02d}T09:00:00Z",
+            tags=[f"Topic {number % 3}", "All"],
+        )
+    blog.post("draft", "Not yet.", draft=True)
+    blog.post("scheduled", "Later.", date="2030-01-01T09:00:00Z")
+    blog.post("explicit", "Its own id.", id="tag:example.org,2026:explicit")
+    blog.post("same-slug-a", "First.", slug="shared")
+    blog.post("same-slug-b", "Second.", slug="shared")
+    blog.raw("bad-yaml", b"---\ntitle: [unclosed\n---\nBody\n")
+    blog.raw("not-utf8", b"---\ntitle: x\ndate: 2026-01-01\n---\n\xff\xfe\n")
+    blog.post("no-title-left", "Body.", title="\x01\x02")
+
+
+def _stored(core: Any) -> dict[str, tuple[Any, ...]]:
+    """What readers get from each post, keyed by its file (random entry ids left out)."""
+    with core.reading() as session:
+        posts = session.scalars(select(Post).order_by(Post.source_path))
+        return {
+            post.source_path: (
+                post.slug,
+                post.title,
+                post.content_html,
+                post.status,
+                post.published_at,
+                post.went_live_at,
+                post.guid if not post.guid.startswith("urn:uuid:") else "random",
+                tuple(post.tag_names),
+                post.source_hash,
+                post.source_size,
+            )
+            for post in posts
+        }
+
+
+def _counts(core: Any) -> set[tuple[str, str, str, int]]:
+    with core.reading() as session:
+        rows = session.execute(
+            select(
+                ListingCount.feed_slug,
+                ListingCount.tag_slug,
+                ListingCount.span,
+                ListingCount.posts,
+            )
+        )
+        return {tuple(row) for row in rows if row[3]}
+
+
+def _outcome(report: importer.SyncReport) -> tuple[Any, ...]:
+    return (
+        sorted(report.created),
+        sorted(report.updated),
+        sorted((error.path, error.reason) for error in report.errors),
+    )
+
+
+def test_workers_store_what_one_process_stores(core, blog, clock, tmp_path):
+    _write_blog(blog)
+    in_workers = importer.sync(core, blog.root, batch=4, parallel_from=1)
+    config = config_module.from_mapping(
+        {"storage": {"database_url": f"sqlite:///{tmp_path / 'one-process.db'}"}},
+        source="test",
+        base_dir=tmp_path,
+        env={},
+    )
+    alone = build_core(config, clock)
+    try:
+        in_one_process = importer.sync(alone, blog.root, batch=4, parallel_from=10**9)
+        assert _outcome(in_workers) == _outcome(in_one_process)
+        assert _stored(core) == _stored(alone)
+        assert _counts(core) == _counts(alone)
+    finally:
+        alone.close()
+
+    created, _updated, errors = _outcome(in_workers)
+    assert len(created) == 16  # 12 posts, the draft, the scheduled, the explicit id, one "shared"
+    assert [path for path, _reason in errors] == [
+        "news/posts/bad-yaml.md",
+        "news/posts/no-title-left.md",
+        "news/posts/not-utf8.md",
+        "news/posts/same-slug-b.md",
+    ]
+    html = _stored(core)["news/posts/2026-01-01-post-0.md"][2]
+    assert html.startswith("<p>Post <em>0</em> links <a href=")
+
+
+def test_workers_apply_edits_and_keep_entry_ids(core, blog, clock):
+    _write_blog(blog)
+    importer.sync(core, blog.root, batch=4, parallel_from=1)
+    with core.reading() as session:
+        guids = dict(session.execute(select(Post.source_path, Post.guid)).all())
+
+    clock.advance(hours=1)
+    blog.post("2026-01-03-post-2", "Rewritten.", date="2026-01-03T09:00:00Z", tags=["New"])
+    (blog.root / "news" / "posts" / "same-slug-b.md").unlink()
+    report = importer.sync(core, blog.root, batch=4, parallel_from=1)
+
+    assert report.updated == ["news/posts/2026-01-03-post-2.md"]
+    assert report.errors[0].path == "news/posts/bad-yaml.md"
+    after = _stored(core)
+    assert "Rewritten." in after["news/posts/2026-01-03-post-2.md"][2]
+    assert after["news/posts/2026-01-03-post-2.md"][7] == ("New",)
+    with core.reading() as session:
+        assert dict(session.execute(select(Post.source_path, Post.guid)).all()) == guids
+
+
+def test_the_import_command_reads_a_thousand_files_in_workers(blog, tmp_path):
+    """Past `PARALLEL_FROM` changed files the command forks workers: nothing is lost."""
+    count = importer.PARALLEL_FROM + 10
+    blog.feed()
+    posts = blog.root / "news" / "posts"
+    for number in range(count):
+        (posts / f"post-{number:04d}.md").write_text(
+            f"---\ntitle: Post {number}\ndate: 2026-01-01T09:00:00Z\ntags: [t{number % 7}]\n"
+            f"---\n\nBody **{number}**.\n",
+            encoding="utf-8",
+        )
+    (posts / "broken.md").write_text("---\ntitle: [x\n---\n", encoding="utf-8")
+    database = tmp_path / "cli.db"
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[storage]\ndatabase_url = "sqlite:///{database}"\ncontent_dir = "{blog.root}"\n',
+        encoding="utf-8",
+    )
+    command = [sys.executable, "-m", "syndicator", "--config", str(config), "import"]
+
+    first = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert first.returncode == 1  # the broken file is reported
+    assert f"imported: {count} created, 0 updated, 0 deleted, 0 unchanged, 1 bad files" in (
+        first.stdout
+    )
+    assert "news/posts/broken.md: front matter is not valid YAML" in first.stderr
+
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert f"0 created, 0 updated, 0 deleted, {count} unchanged, 1 bad files" in again.stdout
