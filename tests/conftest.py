@@ -72,6 +72,14 @@ def postgres_url() -> Iterator[str]:
     yield from _postgres_schema()
 
 
+@pytest.fixture
+def other_postgres_url() -> Iterator[str]:
+    """A second schema of the same database: another installation beside the test's."""
+    if not PG_URL:
+        pytest.skip("SYNDICATOR_TEST_DATABASE_URL is not set")
+    yield from _postgres_schema()
+
+
 def _postgres_schema() -> Iterator[str]:
     assert PG_URL is not None
     schema = f"test_{uuid.uuid4().hex[:12]}"

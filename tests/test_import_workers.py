@@ -4,7 +4,6 @@ On SQLite and PostgreSQL, and through the CLI as a user runs it."""
 
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 from factories import build_core

@@ -1,11 +1,15 @@
 """Importing the content folder, on SQLite and PostgreSQL."""
 
 import shutil
+import threading
 from pathlib import Path
 
+from factories import build_core
 from sqlalchemy import select
 
+from syndicator import config as config_module
 from syndicator.models import Feed, Post
+from syndicator.posts import importer
 
 DATA = Path(__file__).parent / "data" / "posts"
 
@@ -151,3 +155,38 @@ def test_api_posts_are_never_touched_by_an_import(core, blog, sync, make_post):
     report = sync()
     assert report.deleted == []
     assert stored(core)["from-the-api"].deleted_at is None
+
+
+def test_imports_take_turns_in_one_schema_but_not_across_schemas(
+    postgres_url, other_postgres_url, blog, clock, tmp_path
+):
+    """Two web processes starting at once import one after the other; a second
+    installation in another schema of the same database is not held up."""
+    blog.post("first")
+
+    def core_on(url):
+        mapping = {"storage": {"database_url": url, "content_dir": str(blog.root)}}
+        config = config_module.from_mapping(mapping, source="test", base_dir=tmp_path, env={})
+        return build_core(config, clock)
+
+    holder, same, other = core_on(postgres_url), core_on(postgres_url), core_on(other_postgres_url)
+    reports: dict[str, importer.SyncReport] = {}
+
+    def run(name, core):
+        reports[name] = importer.sync(core, blog.root)
+
+    try:
+        with importer._one_import_at_a_time(holder):  # an import under way in this schema
+            waiting = threading.Thread(target=run, args=("same", same), daemon=True)
+            beside = threading.Thread(target=run, args=("other", other), daemon=True)
+            waiting.start()
+            beside.start()
+            beside.join(timeout=30)
+            assert not beside.is_alive() and reports["other"].created == ["news/posts/first.md"]
+            waiting.join(timeout=1)
+            assert waiting.is_alive()  # waits for the import under way
+        waiting.join(timeout=30)
+        assert reports["same"].created == ["news/posts/first.md"]
+    finally:
+        for core in (holder, same, other):
+            core.close()

@@ -41,6 +41,7 @@ from syndicator.models import Post, PostSource
 from syndicator.posts import files, store
 
 _IMPORT_LOCK = 0x5359_4E44  # "SYND"
+_LOCK_KEYS = ":key, hashtext(current_schema())"  # one lock per schema
 BATCH = 200  # changed files per transaction
 # Worker processes pay for themselves from this many changed files on (with two or more
 # cores): a first import of a large blog, not the odd edit.
@@ -103,18 +104,21 @@ def sync(
 def _one_import_at_a_time(core: Core) -> Iterator[None]:
     """Several web processes may start at once: the later ones wait, then find nothing new.
 
-    On SQLite each batch's transaction already takes the one write lock.
+    On SQLite each batch's transaction already takes the one write lock. The lock is
+    the schema's: installations in other schemas of the database import meanwhile.
     """
     if core.engine.dialect.name != "postgresql":
         yield
         return
     with core.engine.connect() as connection:
-        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _IMPORT_LOCK})
+        connection.execute(text(f"SELECT pg_advisory_lock({_LOCK_KEYS})"), {"key": _IMPORT_LOCK})
         connection.commit()
         try:
             yield
         finally:
-            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _IMPORT_LOCK})
+            connection.execute(
+                text(f"SELECT pg_advisory_unlock({_LOCK_KEYS})"), {"key": _IMPORT_LOCK}
+            )
             connection.commit()
 
 
