@@ -20,7 +20,7 @@ from syndicator.cli import (
     with_core,
 )
 from syndicator.config import Config
-from syndicator.posts import importer
+from syndicator.posts import importer, store
 from syndicator.stats import flusher
 
 
@@ -101,6 +101,21 @@ def db_upgrade(core: core_module.Core) -> None:
         click.echo(f"migrated the database schema from {done.before} to {done.after} in {where}")
     else:
         click.echo(f"the database schema is up to date (revision {done.after}) in {where}")
+
+
+@db_group.command("recount")
+@with_core(migrate=True)
+def db_recount(core: core_module.Core) -> None:
+    """Recompute the listing counts and tag rows from the posts (after SQL by hand)."""
+    with core.transaction() as session:
+        repaired = store.repair_listings(session, core.now())
+    found = repaired.counts
+    click.echo(
+        f"recounted {found.rows} count rows: {found.wrong} were wrong and are fixed; "
+        f"tag rows fixed in {len(repaired.tag_rows_feeds)} feeds"
+    )
+    if changed := sorted(found.feeds | repaired.tag_rows_feeds):
+        click.echo(f"feeds whose pages change: {', '.join(changed)}")
 
 
 @cli.command("import")

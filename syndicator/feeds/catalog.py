@@ -66,6 +66,12 @@ def upsert(session: Session, slug: str, settings: FeedSettings, now: datetime) -
     return True
 
 
+def lock_all(session: Session) -> None:
+    """Take every feed's row, as each writer takes its feed's first (SQLite's write
+    transaction already excludes every other writer)."""
+    session.execute(select(Feed.slug).order_by(Feed.slug).with_for_update()).all()
+
+
 def touch(session: Session, slug: str, now: datetime) -> None:
     """Bump the version so every cache of this feed is dropped."""
     session.execute(

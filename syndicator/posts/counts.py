@@ -17,11 +17,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Executable, Row, Table, select
+from sqlalchemy import Executable, Row, Table, and_, bindparam, delete, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from syndicator.models import ListingCount
+from syndicator.models import ListingCount, Post, PostTag
+from syndicator.posts import visibility
 
 # A listed post counts once for its feed (tag "") and once for each of its tags, on its date.
 Unit = tuple[str, datetime]
@@ -65,6 +66,66 @@ def _add(session: Session) -> Executable:
     return on_sqlite.on_conflict_do_update(
         index_elements=keys, set_={"posts": table.c.posts + on_sqlite.excluded.posts}
     )
+
+
+@dataclass(frozen=True)
+class Recount:
+    """What `recount` found: the count rows the posts call for, and which feeds' were wrong."""
+
+    rows: int
+    wrong: int
+    feeds: frozenset[str]
+
+
+def recount(session: Session) -> Recount:
+    """Make every count what the posts say, after posts were changed outside syndicator
+    (SQL by hand, a partial restore); writers through `posts.store` keep them right.
+
+    Run after `store.repair_tag_rows`, since the tags' counts are read from the tag rows.
+    """
+    expected: Counter[tuple[str, str, str]] = Counter()
+    posts = select(Post.feed_slug, Post.published_at).where(visibility.listed_clause())
+    for feed_slug, at in session.execute(posts.execution_options(yield_per=10_000)):
+        expected.update((feed_slug, "", span) for span in spans(at))
+    tags = select(PostTag.feed_slug, PostTag.tag_slug, PostTag.published_at).where(
+        PostTag.listed == true()
+    )
+    for feed_slug, tag, at in session.execute(tags.execution_options(yield_per=10_000)):
+        expected.update((feed_slug, tag, span) for span in spans(at))
+    stored = {
+        (feed_slug, tag, span): posts
+        for feed_slug, tag, span, posts in session.execute(
+            select(
+                ListingCount.feed_slug, ListingCount.tag_slug, ListingCount.span, ListingCount.posts
+            )
+        )
+    }
+    wrong = sorted(
+        key for key in expected.keys() | stored.keys() if expected[key] != stored.get(key)
+    )
+    if wrong:
+        table = ListingCount.__table__
+        assert isinstance(table, Table)
+        keys = [{"f": feed_slug, "t": tag, "s": span} for feed_slug, tag, span in wrong]
+        session.execute(
+            delete(table).where(
+                and_(
+                    table.c.feed_slug == bindparam("f"),
+                    table.c.tag_slug == bindparam("t"),
+                    table.c.span == bindparam("s"),
+                )
+            ),
+            keys,
+        )
+        rows = [
+            {"feed_slug": feed_slug, "tag_slug": tag, "span": span, "posts": expected[key]}
+            for key in wrong
+            if expected[key] > 0
+            for feed_slug, tag, span in [key]
+        ]
+        if rows:
+            session.execute(table.insert(), rows)
+    return Recount(len(expected), len(wrong), frozenset(feed_slug for feed_slug, _t, _s in wrong))
 
 
 def listed(session: Session, feed_slug: str, tag: str | None) -> int:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Table, func, insert, inspect, select
+from sqlalchemy import Select, Table, bindparam, func, insert, inspect, select
+from sqlalchemy import update as update_rows
 from sqlalchemy.orm import Mapper, Session
 
 from syndicator import events, markup, slugs, timestamps, xmltext
@@ -350,6 +351,64 @@ def _copy_to_tags(post: Post) -> None:
     listed = visibility.is_listed(post)
     for tag in post.tags:
         tag.feed_slug, tag.published_at, tag.listed = post.feed_slug, post.published_at, listed
+
+
+@dataclass(frozen=True)
+class Repaired:
+    """What `repair_listings` found wrong, and where."""
+
+    tag_rows_feeds: frozenset[str]
+    counts: counts.Recount
+
+
+def repair_listings(session: Session, now: datetime) -> Repaired:
+    """Make the tag rows and the counts what the posts say again, with every writer held
+    off; the feeds where anything was wrong get a new version (their pages change)."""
+    catalog.lock_all(session)
+    tag_rows_feeds = frozenset(repair_tag_rows(session))
+    found = counts.recount(session)
+    for slug in sorted(tag_rows_feeds | found.feeds):
+        catalog.touch(session, slug, now)
+    return Repaired(tag_rows_feeds, found)
+
+
+def repair_tag_rows(session: Session) -> set[str]:
+    """Make each tag row repeat its post again (feed, date, listed) where it does not,
+    after posts were changed outside syndicator; the feeds whose rows were wrong."""
+    rows = session.execute(
+        select(
+            PostTag.post_id,
+            PostTag.tag_slug,
+            PostTag.feed_slug,
+            PostTag.published_at,
+            PostTag.listed,
+            Post.feed_slug,
+            Post.published_at,
+            Post.status,
+            Post.deleted_at,
+        )
+        .join(Post, Post.id == PostTag.post_id)
+        .execution_options(yield_per=10_000)
+    )
+    fixes: list[dict[str, Any]] = []
+    feeds: set[str] = set()
+    for post_id, tag, was_feed, was_at, was_listed, feed_slug, at, status, deleted_at in rows:
+        listed = visibility.listed(status, deleted_at)
+        if (was_feed, was_at, was_listed) != (feed_slug, at, listed):
+            fixes.append({"id": post_id, "tag": tag, "feed": feed_slug, "at": at, "on": listed})
+            feeds |= {was_feed, feed_slug}
+    if fixes:
+        table = PostTag.__table__
+        assert isinstance(table, Table)
+        session.execute(
+            update_rows(table)
+            .where(table.c.post_id == bindparam("id"), table.c.tag_slug == bindparam("tag"))
+            .values(
+                feed_slug=bindparam("feed"), published_at=bindparam("at"), listed=bindparam("on")
+            ),
+            fixes,
+        )
+    return feeds
 
 
 def _units(post: Post) -> tuple[counts.Unit, ...]:
