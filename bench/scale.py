@@ -4,6 +4,7 @@
                                              # when $SYNDICATOR_TEST_DATABASE_URL is set
     python bench/scale.py --full             # also 100k posts (tens of minutes)
     python bench/scale.py --database-url postgresql+psycopg://... --sizes 1000
+    python bench/scale.py --only sqlite --export-only   # import and export, nothing else
 
 A blog of N posts is generated once per size (2-5 KB of Markdown each, 1-3 of
 50 tags, dates spread over 15 years, all in the past) and every step runs as
@@ -14,8 +15,9 @@ peak RSS comes from wait4():
 - `web` started three times: time until /healthz answers (its start-up
   import included) and RSS then; on each start the first request to each URL
   is its cold latency, then 15 more give the warm one (medians);
-- `export` into an empty folder (time, peak RSS, files/s), then again into
-  the same folder with nothing changed;
+- `export` into an empty folder (time, peak RSS, pages/s on the wall clock
+  and per CPU second, its worker processes included; `--export-jobs N` sets
+  `export --jobs`), then again into the same folder with nothing changed;
 - the database's size (SQLite file; PostgreSQL tables, indexes and TOAST)
   against the Markdown on disk.
 Times are given as wall clock and as CPU seconds (user + system, from wait4 or
@@ -266,8 +268,17 @@ def urls_for(count: int) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class Steps:
+    """What to measure of each blog besides its first import."""
+
+    export: bool = True  # export it (twice)
+    export_jobs: int | None = None  # `export --jobs`; None: the command's default
+    serving: bool = True  # re-import, `web` start-ups and latencies, database size
+
+
 def measure(
-    kind: str, postgres: str | None, blog: Path, count: int, md_bytes: int, *, export: bool
+    kind: str, postgres: str | None, blog: Path, count: int, md_bytes: int, steps: Steps
 ) -> Figures:
     figures = Figures(count)
 
@@ -295,40 +306,55 @@ def measure(
             put("import posts/s", count / first.seconds)
             put("import posts per CPU s", count / first.cpu_seconds)
             put("import peak RSS MB", first.peak_rss_mb)
-            again = syndicator(folder, "import")
-            put("re-import s", again.seconds)
-            put("re-import CPU s", again.cpu_seconds)
-            put("re-import peak RSS MB", again.peak_rss_mb)
-            starts = [serve_once(folder, urls_for(count)) for _ in range(STARTS)]
-            put("start-up s", statistics.median(s.seconds for s in starts))
-            put("start-up CPU s", statistics.median(s.cpu_seconds for s in starts))
-            put("start-up RSS MB", statistics.median(s.rss_mb for s in starts))
-            put("start-up peak RSS MB", statistics.median(s.peak_rss_mb for s in starts))
-            for name in urls_for(count):
-                put(f"cold {name} ms", statistics.median(s.cold_ms[name] for s in starts))
-                warm = [ms for s in starts for ms in s.warm_ms[name]]
-                put(f"warm {name} ms", statistics.median(warm))
-            put("database MB", database_mb(url))
-            put("Markdown MB", md_bytes / 2**20)
-            put("database / Markdown", database_mb(url) / (md_bytes / 2**20))
-            if not export:
-                return figures
-            target = folder / "site"
-            exported = syndicator(folder, "export", str(target))
-            files = int(re.search(r"exported (\d+) files", exported.stdout).group(1))  # type: ignore[union-attr]
-            put("export s", exported.seconds)
-            put("export CPU s", exported.cpu_seconds)
-            put("export files", files)
-            put("export pages/s", files / exported.seconds)
-            put("export pages per CPU s", files / exported.cpu_seconds)
-            put("export ms/page", exported.seconds * 1000 / files)
-            put("export peak RSS MB", exported.peak_rss_mb)
-            second = syndicator(folder, "export", str(target))
-            put("second export s", second.seconds)
-            put("second export CPU s", second.cpu_seconds)
-            put("second export / first", second.seconds / exported.seconds)
-            put("second export / first, CPU", second.cpu_seconds / exported.cpu_seconds)
+            if steps.serving:
+                serve_steps(folder, url, count, md_bytes, put)
+            if steps.export:
+                export_steps(folder, steps.export_jobs, put)
     return figures
+
+
+def serve_steps(
+    folder: Path, url: str, count: int, md_bytes: int, put: Callable[[str, float], None]
+) -> None:
+    """Re-import, start `web` STARTS times (cold and warm latencies), the database's size."""
+    again = syndicator(folder, "import")
+    put("re-import s", again.seconds)
+    put("re-import CPU s", again.cpu_seconds)
+    put("re-import peak RSS MB", again.peak_rss_mb)
+    starts = [serve_once(folder, urls_for(count)) for _ in range(STARTS)]
+    put("start-up s", statistics.median(s.seconds for s in starts))
+    put("start-up CPU s", statistics.median(s.cpu_seconds for s in starts))
+    put("start-up RSS MB", statistics.median(s.rss_mb for s in starts))
+    put("start-up peak RSS MB", statistics.median(s.peak_rss_mb for s in starts))
+    for name in urls_for(count):
+        put(f"cold {name} ms", statistics.median(s.cold_ms[name] for s in starts))
+        warm = [ms for s in starts for ms in s.warm_ms[name]]
+        put(f"warm {name} ms", statistics.median(warm))
+    put("database MB", database_mb(url))
+    put("Markdown MB", md_bytes / 2**20)
+    put("database / Markdown", database_mb(url) / (md_bytes / 2**20))
+
+
+def export_steps(folder: Path, jobs: int | None, put: Callable[[str, float], None]) -> None:
+    """`export` into an empty folder, then again with nothing changed: pages/s on the wall
+    clock and per CPU second (the export's processes, its workers included)."""
+    target = folder / "site"
+    command = ["export", str(target), *(["--jobs", str(jobs)] if jobs else [])]
+    exported = syndicator(folder, *command)
+    files = int(re.search(r"exported (\d+) files", exported.stdout).group(1))  # type: ignore[union-attr]
+    put("export s", exported.seconds)
+    put("export CPU s", exported.cpu_seconds)
+    put("export files", files)
+    put("export pages/s", files / exported.seconds)
+    put("export pages per CPU s", files / exported.cpu_seconds)
+    put("export ms/page", exported.seconds * 1000 / files)
+    put("export CPU ms/page", exported.cpu_seconds * 1000 / files)
+    put("export peak RSS MB", exported.peak_rss_mb)
+    second = syndicator(folder, *command)
+    put("second export s", second.seconds)
+    put("second export CPU s", second.cpu_seconds)
+    put("second export / first", second.seconds / exported.seconds)
+    put("second export / first, CPU", second.cpu_seconds / exported.cpu_seconds)
 
 
 # --- verdicts --------------------------------------------------------------------------
@@ -368,6 +394,7 @@ def verdicts() -> dict[str, Verdict]:
         "import peak RSS MB": _at_largest("import peak RSS MB", 250),
         "export pages/s": _at_largest("export pages/s", 200, at_least=True),
         "export ms/page": _growth("export ms/page", 1.5),
+        "export CPU ms/page": _growth("export CPU ms/page", 1.5),
         "second export / first": _at_largest("second export / first", 0.10),
         "database / Markdown": _at_largest("database / Markdown", 2.5),
     }
@@ -416,6 +443,14 @@ def main() -> int:
         help="export only blogs of at most this many posts (an export of every page of a "
         "large blog takes long while list pages cost more the deeper they are)",
     )
+    parser.add_argument(
+        "--export-jobs", type=int, help="`export --jobs N` (default: the command's, every CPU)"
+    )
+    parser.add_argument(
+        "--export-only",
+        action="store_true",
+        help="import and export each blog, nothing else (no re-import, start-ups, latencies)",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [1_000, 10_000]
     if args.full and not args.sizes:
@@ -434,10 +469,12 @@ def main() -> int:
             results = {}
             for size in sizes:
                 folder, md_bytes = generated[size]
-                export = args.export_max is None or size <= args.export_max
-                results[size] = measure(
-                    kind, args.database_url, folder, size, md_bytes, export=export
+                steps = Steps(
+                    export=args.export_max is None or size <= args.export_max,
+                    export_jobs=args.export_jobs,
+                    serving=not args.export_only,
                 )
+                results[size] = measure(kind, args.database_url, folder, size, md_bytes, steps)
             passed &= report(kind, results)
         shutil.rmtree(blogs, ignore_errors=True)
     print("\nall targets met" if passed else "\nsome targets missed")

@@ -56,6 +56,11 @@ class StorageUnavailable(SyndicatorError):
     """The database does not answer (down, refusing connections, out of connections)."""
 
 
+class ExportFailed(SyndicatorError):
+    """A static export that could not finish (a page that did not answer, a worker that
+    died); the files written so far stay, and the next export fetches the unfinished again."""
+
+
 class SlugTaken(Conflict):
     """A live post of the feed already holds this slug."""
 

@@ -4,6 +4,7 @@ A second export into the same folder rewrites only the files whose bytes
 changed and removes the files of what is gone.
 """
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -128,3 +129,85 @@ def test_a_scheduled_post_that_came_due_is_exported_next_time(
     report = export(app, core, target)
     assert "news/later/index.html" in names(target, report.written)
     assert_served_as_exported(app, target)
+
+
+def served_by_a_fresh_server(make_core, target: Path) -> None:
+    """Every exported file is what a server started now answers: its own core and an empty
+    render cache, so nothing the export rendered ahead is what it compares with."""
+    from syndicator.web import create_app
+
+    assert_served_as_exported(create_app(core=make_core(feeds={"items": 2})), target)
+
+
+def tagged_blog(blog) -> None:
+    """Seven posts over four list pages of two, in two tags, with links to make absolute;
+    one more scheduled for next year."""
+    blog.feed("news", title="News Feed", subtitle="All the *news*")
+    for number in range(1, 8):
+        tags = ["Alpha"] if number % 2 else ["Alpha", "Beta"]
+        body = f"Text {number}, with [a link](../other/) and ![a picture](/media/p.png)."
+        blog.post(f"p{number}", body, tags=tags, date=f"2026-01-0{number}T00:00:00Z")
+    blog.post("later", tags=["Beta"], date="2027-01-01T00:00:00Z")
+
+
+def test_pages_rendered_ahead_are_the_bytes_a_fresh_server_sends(blog, make_core, tmp_path):
+    from factories import import_folder
+
+    from syndicator.web import create_app
+
+    tagged_blog(blog)
+    core = make_core(feeds={"items": 2})
+    import_folder(core, blog.root)
+    target = tmp_path / "site"
+    report = export(create_app(core=core), core, target)
+    assert {"news/page/4/index.html", "news/tags/alpha/page/2/feed.json"} <= set(site_files(target))
+    assert "news/p7/index.html" in names(target, report.written)
+    assert "news/later/index.html" not in set(site_files(target))
+    served_by_a_fresh_server(make_core, target)
+
+
+def test_a_parallel_export_writes_the_files_a_serial_one_does(blog, make_core, tmp_path):
+    from factories import import_folder
+
+    from syndicator.web import create_app
+
+    tagged_blog(blog)
+    core = make_core(feeds={"items": 2})
+    import_folder(core, blog.root)
+    app = create_app(core=core)
+    serial = export(app, core, tmp_path / "serial")
+    parallel = export(app, core, tmp_path / "parallel", jobs=2)
+
+    assert site_files(tmp_path / "parallel") == site_files(tmp_path / "serial")
+    assert names(tmp_path / "parallel", parallel.written) == names(
+        tmp_path / "serial", serial.written
+    )
+    manifests = [(tmp_path / run / MANIFEST).read_text() for run in ("serial", "parallel")]
+    assert manifests[0] == manifests[1]
+    served_by_a_fresh_server(make_core, tmp_path / "parallel")
+
+    again = export(app, core, tmp_path / "parallel", jobs=2, incremental=False)
+    assert again.written == again.removed == [] and again.unchanged == parallel.files
+
+
+def test_a_failure_in_a_worker_stops_the_export_and_is_reported(blog, make_core, tmp_path):
+    import multiprocessing
+
+    import pytest
+    from factories import import_folder
+
+    from syndicator.web import create_app
+
+    tagged_blog(blog)
+    core = make_core(feeds={"items": 2})
+    import_folder(core, blog.root)
+    target = tmp_path / "site"
+    (target / "news").mkdir(parents=True)
+    (target / "news" / "p3").write_text("a file where the post's folder must go")
+
+    with pytest.raises(OSError) as raised:
+        export(create_app(core=core), core, target, jobs=2)
+    assert "news/p3" in str(raised.value)
+    assert multiprocessing.active_children() == []  # the workers are gone too
+    manifest = json.loads((target / MANIFEST).read_text())
+    assert "news" not in manifest["groups"]  # the next export fetches the feed again

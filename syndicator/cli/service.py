@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -170,6 +171,10 @@ def tick(core: core_module.Core) -> None:
     )
 
 
+def _usable_cpus() -> int:
+    return len(os.sched_getaffinity(0))
+
+
 @cli.command()
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
 @click.option(
@@ -179,14 +184,22 @@ def tick(core: core_module.Core) -> None:
     help="Fetch only the feeds that changed since the last export into DIR, "
     "or every page again. Either way only files whose bytes changed are rewritten.",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=_usable_cpus,
+    show_default="the CPUs this process may use",
+    help="Fetch the pages in this many processes.",
+)
 @with_core(migrate=True)
-def export(core: core_module.Core, directory: Path, incremental: bool) -> None:
+def export(core: core_module.Core, directory: Path, incremental: bool, jobs: int) -> None:
     """Write every feed and page as static files mirroring the URL paths."""
     _import_at_start(core)
     from syndicator.web import create_app
     from syndicator.web.export import export as write_export
 
-    report = write_export(create_app(core=core), core, directory, incremental=incremental)
+    app = create_app(core=core)
+    report = write_export(app, core, directory, incremental=incremental, jobs=jobs)
     click.echo(
         f"exported {report.files} files to {directory}: {len(report.written)} written, "
         f"{report.unchanged} unchanged, {len(report.removed)} removed"

@@ -8,7 +8,7 @@ never disagree about which posts they show.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -34,10 +34,26 @@ class Listing:
     tag_name: str | None
     page: store.Page
     files: Files
+    # Entries already made from this listing, by (urls, full_content): the same in every
+    # format, so a listing rendered in several (the export's) makes them once.
+    _entries: dict[tuple[Urls, bool], tuple[formats.Entry, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def title(self) -> str:
         return f"{self.feed.title}: {self.tag_name}" if self.tag_name else self.feed.title
+
+    def entries(self, urls: Urls, *, full_content: bool) -> tuple[formats.Entry, ...]:
+        """The page's posts as feed entries."""
+        made = self._entries.get((urls, full_content))
+        if made is None:
+            made = tuple(
+                entry(post, self.feed, urls, full_content=full_content, files=self.files)
+                for post in self.page.posts
+            )
+            self._entries[urls, full_content] = made
+        return made
 
 
 def listing(
@@ -68,10 +84,7 @@ def feed_document(
     listing: Listing, fmt: str, urls: Urls, *, full_content: bool
 ) -> formats.FeedDocument:
     feed, tag, page = listing.feed, listing.tag, listing.page
-    entries = tuple(
-        entry(post, feed, urls, full_content=full_content, files=listing.files)
-        for post in page.posts
-    )
+    entries = listing.entries(urls, full_content=full_content)
     newest = max((item.updated_at for item in entries), default=feed.changed_at)
     return formats.FeedDocument(
         id=urls.listing(feed.slug, tag),

@@ -45,7 +45,15 @@ def rendered(core: Core, key: Key, render: Renderer) -> Rendered:
         core.metrics.cache_hits.inc()
         return hit
     core.metrics.cache_misses.inc()
-    made = render(now)
+    return keep(core, key, version, render(now))
+
+
+def keep(core: Core, key: Key, version: int, made: Made) -> Rendered:
+    """Cache what a renderer made from data read at `version` (read before the data was).
+
+    `rendered` keeps what it renders; the export keeps what it rendered ahead, many
+    documents from one read, so its requests find them (`web/export.py`).
+    """
     core.metrics.feed_renders.labels(key[3]).inc()
     fresh = Rendered(
         body=made.body,
@@ -80,11 +88,21 @@ def feed_bytes(
             listing = documents.listing(
                 session, feed, tag=tag, number=page, per_page=core.config.feeds.items, now=now
             )
-        document = documents.feed_document(
-            listing, fmt, core.urls, full_content=core.config.feeds.full_content
-        )
-        body = formats.RENDERERS[fmt](document)
-        links = core.urls.hub_links(core.urls.feed(feed, fmt, tag)) if page == 1 else None
-        return Made(body, documents.last_modified(listing), listing.page.next_due_at, links)
+        return feed_made(core, listing, fmt)
 
     return rendered(core, (feed, tag, page, fmt), render)
+
+
+def feed_key(listing: documents.Listing, fmt: str) -> Key:
+    return (listing.feed.slug, listing.tag, listing.page.number, fmt)
+
+
+def feed_made(core: Core, listing: documents.Listing, fmt: str) -> Made:
+    """The feed document of a loaded listing in one format: the one feed renderer."""
+    document = documents.feed_document(
+        listing, fmt, core.urls, full_content=core.config.feeds.full_content
+    )
+    body = formats.RENDERERS[fmt](document)
+    page, feed, tag = listing.page.number, listing.feed.slug, listing.tag
+    links = core.urls.hub_links(core.urls.feed(feed, fmt, tag)) if page == 1 else None
+    return Made(body, documents.last_modified(listing), listing.page.next_due_at, links)

@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from syndicator import markup, timestamps
 from syndicator.core import Core
 from syndicator.feeds import catalog, documents, formats, serving
+from syndicator.models import Feed, Post
 from syndicator.posts import store
 from syndicator.web import cached, prose, sitefiles
 from syndicator.web.context import core_of_app
@@ -110,21 +111,24 @@ def _listing(core: Core, feed: str, tag: str | None, page: int) -> WerkzeugRespo
             found = documents.listing(
                 session, feed, tag=tag, number=page, per_page=core.config.feeds.items, now=now
             )
-            url = core.urls.canonical_listing(core.config.site.default_feed, feed, tag, page)
-            description = (
-                f"Posts tagged “{found.tag_name}” on {found.feed.title}"
-                if found.tag_name
-                else _plain(found.feed.subtitle or found.feed.title)
-            )
-            social = Social(
-                "website", found.title, description, url, sitefiles.icon_url(found.feed)
-            )
-            body = render_template(
-                "list.html", listing=found, feed=found.feed, tag=tag, social=social
-            )
-        return serving.Made(body.encode(), documents.last_modified(found), found.page.next_due_at)
+            return listing_made(core, found)
 
     return _answer(core, listing_key(feed, tag, page), render)
+
+
+def listing_made(core: Core, found: documents.Listing) -> serving.Made:
+    """A loaded listing's HTML page (in an app context, its session open): the one renderer
+    of list pages, for requests and for the export's pages rendered ahead."""
+    feed, tag, page = found.feed.slug, found.tag, found.page.number
+    url = core.urls.canonical_listing(core.config.site.default_feed, feed, tag, page)
+    description = (
+        f"Posts tagged “{found.tag_name}” on {found.feed.title}"
+        if found.tag_name
+        else _plain(found.feed.subtitle or found.feed.title)
+    )
+    social = Social("website", found.title, description, url, sitefiles.icon_url(found.feed))
+    body = render_template("list.html", listing=found, feed=found.feed, tag=tag, social=social)
+    return serving.Made(body.encode(), documents.last_modified(found), found.page.next_due_at)
 
 
 @blueprint.get(POST)
@@ -135,32 +139,38 @@ def post(feed: str, slug: str) -> WerkzeugResponse:
         with core.reading() as session:
             channel = catalog.get(session, feed)
             found = store.find_visible(session, feed, slug, now)
-            files = documents.files_of(session, feed, [found])
-            entry = documents.entry(found, channel, core.urls, full_content=True, files=files)
-            html_content = entry.content_html or ""
-            social = Social(
-                "article",
-                found.title,
-                found.summary or markup.excerpt(html_content, _DESCRIPTION_CHARACTERS),
-                entry.url,
-                markup.first_image(html_content) or sitefiles.icon_url(channel),
-                published=found.published_at,
-                updated=found.updated_at,
-            )
-            body = render_template(
-                "post.html",
-                feed=channel,
-                post=found,
-                content_html=html_content,
-                enclosures=entry.enclosures,
-                tag=None,
-                social=social,
-                edited_later=_local_date(found.updated_at) != _local_date(found.published_at),
-            )
-        # A visible post's page changes only with a write, which moves the version.
-        return serving.Made(body.encode(), max(found.updated_at, channel.changed_at), None)
+            return post_made(core, channel, found, documents.files_of(session, feed, [found]))
 
     return _answer(core, post_key(feed, slug), render)
+
+
+def post_made(core: Core, channel: Feed, found: Post, files: documents.Files) -> serving.Made:
+    """A visible post's page (in an app context, its session open); `files` holds at least
+    the media its attachments may name. The one renderer of post pages, for requests and
+    for the export's pages rendered ahead from a list page's posts."""
+    entry = documents.entry(found, channel, core.urls, full_content=True, files=files)
+    html_content = entry.content_html or ""
+    social = Social(
+        "article",
+        found.title,
+        found.summary or markup.excerpt(html_content, _DESCRIPTION_CHARACTERS),
+        entry.url,
+        markup.first_image(html_content) or sitefiles.icon_url(channel),
+        published=found.published_at,
+        updated=found.updated_at,
+    )
+    body = render_template(
+        "post.html",
+        feed=channel,
+        post=found,
+        content_html=html_content,
+        enclosures=entry.enclosures,
+        tag=None,
+        social=social,
+        edited_later=_local_date(found.updated_at) != _local_date(found.published_at),
+    )
+    # A visible post's page changes only with a write, which moves the version.
+    return serving.Made(body.encode(), max(found.updated_at, channel.changed_at), None)
 
 
 def _answer(core: Core, key: serving.Key, render: serving.Renderer) -> WerkzeugResponse:
