@@ -27,6 +27,7 @@ import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -39,6 +40,7 @@ import syndicator
 from syndicator.core import Core
 from syndicator.errors import ExportFailed, NotFound
 from syndicator.feeds import catalog, documents, formats, serving, sitemap
+from syndicator.feeds.cache import RenderCache
 from syndicator.media import store as media
 from syndicator.posts import store
 from syndicator.web import pages
@@ -89,7 +91,7 @@ def export(
     previous = _load_manifest(target, site) if incremental else {}
     stamps = _stamps(core)
     groups: dict[str, _Group] = {}
-    with _Run(app, core, target, report, jobs) as run:
+    with _small_render_cache(core), _Run(app, core, target, report, jobs) as run:
         for name, stamp in stamps.items():
             before = previous.pop(name, None)
             if before is not None and before.stamp == stamp:
@@ -104,6 +106,19 @@ def export(
             run.remove(set(gone.files))
     _save_manifest(target, site, groups)
     return report
+
+
+@contextmanager
+def _small_render_cache(core: Core) -> Iterator[None]:
+    """While it runs, the export (and each worker, forked meanwhile) caches a few batches'
+    documents rather than the server's 1,024: it fetches each right after rendering it
+    ahead and never again, and 1,024 feed documents are about 70 MB."""
+    kept = core.cache
+    core.cache = RenderCache(max(64, 2 * (core.config.feeds.items + len(formats.FILENAMES) + 1)))
+    try:
+        yield
+    finally:
+        core.cache = kept
 
 
 @dataclass(frozen=True)
