@@ -5,6 +5,7 @@ changed and removes the files of what is gone.
 """
 
 import json
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -211,3 +212,53 @@ def test_a_failure_in_a_worker_stops_the_export_and_is_reported(blog, make_core,
     assert multiprocessing.active_children() == []  # the workers are gone too
     manifest = json.loads((target / MANIFEST).read_text())
     assert "news" not in manifest["groups"]  # the next export fetches the feed again
+
+
+def test_a_worker_that_dies_stops_the_export_with_an_error(blog, make_core, tmp_path):
+    """A worker killed in the middle of writing a page ends the export with ExportFailed,
+    neither a hang nor an export that looks complete."""
+    import multiprocessing
+    import signal
+    import threading
+
+    import pytest
+    from factories import import_folder
+
+    from syndicator.errors import ExportFailed
+    from syndicator.web import create_app
+
+    tagged_blog(blog)
+    # A page longer than a pipe holds: writing it into a named pipe nobody reads blocks.
+    blog.post("p3", "Long text. " * 10_000, tags=["Alpha"], date="2026-01-03T00:00:00Z")
+    core = make_core(feeds={"items": 2})
+    import_folder(core, blog.root)
+    target = tmp_path / "site"
+    pipe = target / "news" / "p3" / ".index.html.partial"  # where the page is written first
+    pipe.parent.mkdir(parents=True)
+    os.mkfifo(pipe)
+    killed: list[int] = []
+
+    def kill_the_writer() -> None:
+        with open(pipe, "rb") as reader:  # opens once a worker opens the pipe to write
+            for child in multiprocessing.active_children():
+                if str(pipe) in _open_files(child.pid):
+                    os.kill(child.pid, signal.SIGKILL)
+                    killed.append(child.pid)
+            if not killed:
+                reader.read()  # let it go on rather than hang the test
+
+    threading.Thread(target=kill_the_writer, daemon=True).start()
+    with pytest.raises(ExportFailed, match="worker stopped"):
+        export(create_app(core=core), core, target, jobs=2)
+    assert len(killed) == 1
+    assert multiprocessing.active_children() == []
+
+
+def _open_files(pid: int) -> set[str]:
+    found = set()
+    for descriptor in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            found.add(os.readlink(descriptor))
+        except OSError:  # closed meanwhile
+            continue
+    return found
