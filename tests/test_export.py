@@ -218,8 +218,8 @@ def test_a_worker_that_dies_stops_the_export_with_an_error(blog, make_core, tmp_
     """A worker killed in the middle of writing a page ends the export with ExportFailed,
     neither a hang nor an export that looks complete."""
     import multiprocessing
-    import signal
-    import threading
+    import subprocess
+    import sys
 
     import pytest
     from factories import import_folder
@@ -236,29 +236,30 @@ def test_a_worker_that_dies_stops_the_export_with_an_error(blog, make_core, tmp_
     pipe = target / "news" / "p3" / ".index.html.partial"  # where the page is written first
     pipe.parent.mkdir(parents=True)
     os.mkfifo(pipe)
-    killed: list[int] = []
-
-    def kill_the_writer() -> None:
-        with open(pipe, "rb") as reader:  # opens once a worker opens the pipe to write
-            for child in multiprocessing.active_children():
-                if str(pipe) in _open_files(child.pid):
-                    os.kill(child.pid, signal.SIGKILL)
-                    killed.append(child.pid)
-            if not killed:
-                reader.read()  # let it go on rather than hang the test
-
-    threading.Thread(target=kill_the_writer, daemon=True).start()
+    # A process, not a thread: the export forks only while no other thread runs.
+    killer = subprocess.Popen(
+        [sys.executable, "-c", KILL_THE_WRITER, str(pipe)], stdout=subprocess.PIPE, text=True
+    )
     with pytest.raises(ExportFailed, match="worker stopped"):
         export(create_app(core=core), core, target, jobs=2)
+    killed = killer.communicate(timeout=60)[0].split()
     assert len(killed) == 1
     assert multiprocessing.active_children() == []
 
 
-def _open_files(pid: int) -> set[str]:
-    found = set()
-    for descriptor in Path(f"/proc/{pid}/fd").iterdir():
+KILL_THE_WRITER = """
+import os, signal, sys
+pipe = sys.argv[1]
+with open(pipe, "rb") as reader:  # opens once a worker opens the pipe to write into it
+    for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            found.add(os.readlink(descriptor))
-        except OSError:  # closed meanwhile
+            files = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+        except OSError:
             continue
-    return found
+        if pid != str(os.getpid()) and pipe in files:
+            os.kill(int(pid), signal.SIGKILL)
+            print(pid)
+            break
+    else:
+        reader.read()  # nobody to kill: let the writer go on rather than hang the test
+"""

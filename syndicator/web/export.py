@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import multiprocessing
 import os
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -52,6 +54,7 @@ _MAY_REDIRECT = {"/favicon.ico"}
 MANIFEST = ".syndicator-export.json"
 _TEMPLATES = Path(__file__).parent / "templates"
 _HOME = "/"  # the home page's group in the manifest; feed slugs never start with "/"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -173,14 +176,18 @@ class _Run:
     one: each has the app and core as they were (its own database connections, its own
     render cache) and answers with the files it fetched; their answers are taken in
     order, so the report and manifest are those of a serial run. A worker's error is
-    raised here; a worker that dies stops the export with ExportFailed.
+    raised here; a worker that dies stops the export with ExportFailed. While other
+    threads run (not in the CLI) nothing is forked.
     """
 
     def __init__(self, app: Flask, core: Core, target: Path, report: ExportReport, jobs: int):
         self.target, self.report = target, report
         self.pages = _Pages(app, core, target)
         self.pool: ProcessPoolExecutor | None = None
-        if jobs > 1:
+        if jobs > 1 and threading.active_count() > 1:
+            # A fork copies the locks other threads hold, and a worker could wait on one forever.
+            log.warning("other threads are running: the export stays in this one process")
+        elif jobs > 1:
             global _WORKER_PAGES
             _WORKER_PAGES = self.pages  # what each forked worker starts from
             context = multiprocessing.get_context("fork")
