@@ -6,6 +6,8 @@ changed and removes the files of what is gone.
 
 import json
 import os
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -167,84 +169,82 @@ def test_pages_rendered_ahead_are_the_bytes_a_fresh_server_sends(blog, make_core
     served_by_a_fresh_server(make_core, target)
 
 
-def test_a_parallel_export_writes_the_files_a_serial_one_does(blog, make_core, tmp_path):
-    from factories import import_folder
+def export_command(
+    blog, database_url: str, target: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """`syndicator export` as a user runs it: a process of its own, so `--jobs` forks
+    (the test process may run threads, and then an export stays in one process)."""
+    config = target.parent / "export.toml"
+    config.write_text(
+        f'[storage]\ndatabase_url = "{database_url}"\ncontent_dir = "{blog.root}"\n'
+        "[feeds]\nitems = 2\n"
+    )
+    command = [sys.executable, "-m", "syndicator", "--config", str(config), "export"]
+    return subprocess.run(
+        [*command, str(target), *args], capture_output=True, text=True, timeout=120
+    )
 
-    from syndicator.web import create_app
 
+def test_a_parallel_export_writes_the_files_a_serial_one_does(
+    blog, make_core, database_url, tmp_path
+):
     tagged_blog(blog)
-    core = make_core(feeds={"items": 2})
-    import_folder(core, blog.root)
-    app = create_app(core=core)
-    serial = export(app, core, tmp_path / "serial")
-    parallel = export(app, core, tmp_path / "parallel", jobs=2)
+    make_core()  # the schema
+    serial = export_command(blog, database_url, tmp_path / "serial", "--jobs", "1")
+    parallel = export_command(blog, database_url, tmp_path / "parallel", "--jobs", "2")
+    assert serial.returncode == parallel.returncode == 0, serial.stderr + parallel.stderr
+    assert "other threads" not in parallel.stderr
 
     assert site_files(tmp_path / "parallel") == site_files(tmp_path / "serial")
-    assert names(tmp_path / "parallel", parallel.written) == names(
-        tmp_path / "serial", serial.written
-    )
+    exported = [run.stdout.splitlines()[-1] for run in (serial, parallel)]
+    assert exported[1] == exported[0].replace("serial", "parallel")
     manifests = [(tmp_path / run / MANIFEST).read_text() for run in ("serial", "parallel")]
     assert manifests[0] == manifests[1]
     served_by_a_fresh_server(make_core, tmp_path / "parallel")
 
-    again = export(app, core, tmp_path / "parallel", jobs=2, incremental=False)
-    assert again.written == again.removed == [] and again.unchanged == parallel.files
+    again = export_command(blog, database_url, tmp_path / "parallel", "--jobs", "2", "--full")
+    assert again.returncode == 0, again.stderr
+    assert " 0 written, " in again.stdout and " 0 removed" in again.stdout
 
 
-def test_a_failure_in_a_worker_stops_the_export_and_is_reported(blog, make_core, tmp_path):
-    import multiprocessing
-
-    import pytest
-    from factories import import_folder
-
-    from syndicator.web import create_app
-
+def test_a_failure_in_a_worker_stops_the_export_and_is_reported(
+    blog, make_core, database_url, tmp_path
+):
     tagged_blog(blog)
-    core = make_core(feeds={"items": 2})
-    import_folder(core, blog.root)
+    make_core()  # the schema
     target = tmp_path / "site"
     (target / "news").mkdir(parents=True)
     (target / "news" / "p3").write_text("a file where the post's folder must go")
 
-    with pytest.raises(OSError) as raised:
-        export(create_app(core=core), core, target, jobs=2)
-    assert "news/p3" in str(raised.value)
-    assert multiprocessing.active_children() == []  # the workers are gone too
+    failed = export_command(blog, database_url, target, "--jobs", "2")
+    assert failed.returncode != 0
+    assert failed.stderr.strip().splitlines()[-1].startswith("syndicator: ")
+    assert "news/p3" in failed.stderr and "Traceback" not in failed.stderr
     manifest = json.loads((target / MANIFEST).read_text())
     assert "news" not in manifest["groups"]  # the next export fetches the feed again
 
 
-def test_a_worker_that_dies_stops_the_export_with_an_error(blog, make_core, tmp_path):
-    """A worker killed in the middle of writing a page ends the export with ExportFailed,
+def test_a_worker_that_dies_stops_the_export_with_an_error(blog, make_core, database_url, tmp_path):
+    """A worker killed in the middle of writing a page ends the export with an error,
     neither a hang nor an export that looks complete."""
-    import multiprocessing
-    import subprocess
-    import sys
-
-    import pytest
-    from factories import import_folder
-
-    from syndicator.errors import ExportFailed
-    from syndicator.web import create_app
-
     tagged_blog(blog)
     # A page longer than a pipe holds: writing it into a named pipe nobody reads blocks.
     blog.post("p3", "Long text. " * 10_000, tags=["Alpha"], date="2026-01-03T00:00:00Z")
-    core = make_core(feeds={"items": 2})
-    import_folder(core, blog.root)
+    make_core()  # the schema
     target = tmp_path / "site"
     pipe = target / "news" / "p3" / ".index.html.partial"  # where the page is written first
     pipe.parent.mkdir(parents=True)
     os.mkfifo(pipe)
-    # A process, not a thread: the export forks only while no other thread runs.
     killer = subprocess.Popen(
         [sys.executable, "-c", KILL_THE_WRITER, str(pipe)], stdout=subprocess.PIPE, text=True
     )
-    with pytest.raises(ExportFailed, match="worker stopped"):
-        export(create_app(core=core), core, target, jobs=2)
+    failed = export_command(blog, database_url, target, "--jobs", "2")
+    if killer.poll() is None:  # still waiting for a writer: nobody wrote the page
+        os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
     killed = killer.communicate(timeout=60)[0].split()
     assert len(killed) == 1
-    assert multiprocessing.active_children() == []
+    assert failed.returncode != 0
+    assert "syndicator: an export worker stopped before it was done" in failed.stderr
 
 
 KILL_THE_WRITER = """

@@ -20,6 +20,7 @@ measured: bench/README.md, "Scale".
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -300,11 +301,22 @@ def _isoformat(moment: datetime | None) -> str:
 
 
 def _site_stamp(core: Core) -> str:
-    """The settings, templates and release every page depends on."""
-    digest = hashlib.sha256(f"{syndicator.__version__}|{core.config!r}".encode())
+    """The settings, templates and release every page depends on.
+
+    The settings as JSON with sets sorted: a set's repr follows the process's string
+    hashing, so the same config would void the manifest in every other run.
+    """
+    settings = json.dumps(dataclasses.asdict(core.config), sort_keys=True, default=_sorted)
+    digest = hashlib.sha256(f"{syndicator.__version__}|{settings}".encode())
     for template in sorted(_TEMPLATES.iterdir()):
         digest.update(template.name.encode() + b"\0" + template.read_bytes())
     return digest.hexdigest()
+
+
+def _sorted(value: object) -> object:
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=repr)
+    return repr(value)
 
 
 def _render_ahead(app: Flask, core: Core, feed: str, tag: str | None, number: int) -> None:
