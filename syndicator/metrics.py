@@ -45,7 +45,10 @@ class Metrics:
         )
         self.feed_renders = Counter(
             "syndicator_feed_renders",
-            "Feeds and pages rendered (cache misses), by format: atom, rss, json, html, post.",
+            (
+                "Feeds, pages and site files rendered (cache misses), by format: atom, rss, "
+                "json, html, post, sitemap, opml."
+            ),
             ["format"],
             registry=self.registry,
         )

@@ -1,19 +1,28 @@
+# ruff: noqa: F811  (pytest fixtures imported from api_support)
 """Site files readers and crawlers fetch: /feeds.opml, /sitemap.xml, /robots.txt, /favicon.ico."""
 
 from __future__ import annotations
 
 import email.utils
+import time
 import urllib.robotparser
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from urllib.parse import urlsplit
 
 import feedparser
 import pytest
+import requests
+from api_support import live_server  # noqa: F401  (a fixture)
 from lxml import etree
+
+from syndicator.feeds import sitefiles
+from syndicator.web import create_app
 
 BASE = "http://127.0.0.1:8000"
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 SITE_FILES = ["/feeds.opml", "/sitemap.xml", "/robots.txt", "/favicon.ico"]
+PARTS = ["/sitemap-1.xml", "/sitemap-2.xml", "/sitemap-3.xml"]  # at a limit of 4 URLs
 pytestmark = pytest.mark.config(site={"default_feed": "news"}, feeds={"items": 2})
 
 
@@ -86,11 +95,114 @@ def test_sitemap_names_every_page_with_its_last_change(site, client):
         assert client.get(path).status_code == 200, path
 
 
-def test_a_scheduled_post_enters_the_sitemap_when_due(site, client, clock):
-    assert b"/news/later/" not in client.get("/sitemap.xml").data
+def test_a_scheduled_post_enters_the_warm_site_files_when_due(site, client, clock, core):
+    for _ in range(2):
+        assert b"/news/later/" not in client.get("/sitemap.xml").data
+        assert b"/news/tags/future/" not in client.get("/feeds.opml").data
+    assert renders(core, "sitemap") == renders(core, "opml") == 1
     clock.advance(days=5)
     data = client.get("/sitemap.xml").data
     assert b"/news/later/" in data and b"/news/tags/future/" in data
+    assert b"/news/tags/future/atom.xml" in client.get("/feeds.opml").data
+
+
+def locs(document: bytes, tag: str = "url") -> list[str]:
+    root = etree.fromstring(document)
+    return [url.findtext(f"{SITEMAP}loc") for url in root.iter(f"{SITEMAP}{tag}")]
+
+
+def every_url(client) -> list[str]:
+    """The URLs of every part the sitemap names (or of the sitemap, when it is one urlset)."""
+    index = client.get("/sitemap.xml").data
+    parts = [client.get(urlsplit(loc).path).data for loc in locs(index, "sitemap")]
+    return [loc for part in parts or [index] for loc in locs(part)]
+
+
+def lastmods(document: bytes, tag: str = "url") -> list[str]:
+    root = etree.fromstring(document)
+    return [url.findtext(f"{SITEMAP}lastmod") for url in root.iter(f"{SITEMAP}{tag}")]
+
+
+def renders(core, kind: str) -> float:
+    """The Prometheus count of renders (cache misses) of one kind of document."""
+    return core.metrics.feed_renders.labels(kind)._value.get()
+
+
+def test_past_the_limit_the_sitemap_is_an_index_of_its_parts(site, client, make_core, monkeypatch):
+    single = client.get("/sitemap.xml").data
+    assert len(locs(single)) == 9
+    monkeypatch.setattr(sitefiles, "SITEMAP_LIMIT", 4)
+    client = create_app(core=make_core()).test_client()  # a server started with the limit
+    index = client.get("/sitemap.xml")
+    assert index.headers["Content-Type"] == "application/xml; charset=utf-8"
+    root = etree.fromstring(index.data)
+    assert root.tag == f"{SITEMAP}sitemapindex"
+    named = locs(index.data, "sitemap")
+    assert named == [f"{BASE}/sitemap-{number}.xml" for number in (1, 2, 3)]
+    parts, newest = [], []
+    for loc in named:
+        part = client.get(urlsplit(loc).path)
+        assert part.status_code == 200 and part.headers["ETag"] != index.headers["ETag"]
+        assert etree.fromstring(part.data).tag == f"{SITEMAP}urlset"
+        parts.append(locs(part.data))
+        newest.append(max(lastmods(part.data)))  # one form (UTC, to the second): sortable
+    assert [len(part) for part in parts] == [4, 4, 1]
+    assert [loc for part in parts for loc in part] == locs(single)  # each once, in order
+    assert lastmods(index.data, "sitemap") == newest
+    for number in (0, 4, 99):
+        assert client.get(f"/sitemap-{number}.xml").status_code == 404
+
+
+def test_at_the_limit_the_sitemap_is_the_one_urlset_it_always_was(
+    site, client, make_core, monkeypatch
+):
+    single = client.get("/sitemap.xml").data
+    monkeypatch.setattr(sitefiles, "SITEMAP_LIMIT", 9)  # the site's URLs, exactly
+    client = create_app(core=make_core()).test_client()
+    assert client.get("/sitemap.xml").data == single
+    assert client.get("/sitemap-1.xml").status_code == 404
+
+
+def test_no_part_of_the_sitemap_is_larger_than_the_byte_limit(site, client, make_core, monkeypatch):
+    single = client.get("/sitemap.xml").data
+    monkeypatch.setattr(sitefiles, "SITEMAP_BYTES", 600)
+    client = create_app(core=make_core()).test_client()
+    named = locs(client.get("/sitemap.xml").data, "sitemap")
+    assert len(named) > 2
+    assert all(len(client.get(urlsplit(loc).path).data) <= 600 for loc in named)
+    assert every_url(client) == locs(single)
+
+
+def test_site_files_render_once_per_change_and_show_another_process_s_within_a_second(
+    site, client, core, make_core, make_post, monkeypatch
+):
+    monkeypatch.setattr(sitefiles, "SITEMAP_LIMIT", 4)
+    etags = {path: client.get(path).headers["ETag"] for path in SITE_FILES + PARTS}
+    for path in SITE_FILES + PARTS:
+        assert client.get(path, headers={"If-None-Match": etags[path]}).status_code == 304
+    assert renders(core, "sitemap") == renders(core, "opml") == 1
+
+    elsewhere = make_core()  # another process's: this one learns of its write from the database
+    make_post("From elsewhere", tags=["Gamma"], core=elsewhere)
+    deadline = time.monotonic() + 1.0
+    while f"{BASE}/news/from-elsewhere/" not in every_url(client):
+        assert time.monotonic() < deadline, "the other process's post was not shown in 1 s"
+        time.sleep(0.05)
+    assert b"/news/tags/gamma/atom.xml" in client.get("/feeds.opml").data
+    changed = client.get("/sitemap.xml", headers={"If-None-Match": etags["/sitemap.xml"]})
+    assert changed.status_code == 200
+    assert renders(core, "sitemap") == renders(core, "opml") == 2
+
+
+def test_a_burst_of_requests_on_a_cold_sitemap_walks_once(site, live_server, core):
+    def fetch(_: int) -> requests.Response:
+        return requests.get(f"{live_server}/sitemap.xml", timeout=10)
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(fetch, range(16)))
+    assert {answer.status_code for answer in answers} == {200}
+    assert len({answer.content for answer in answers}) == 1
+    assert renders(core, "sitemap") == 1
 
 
 def test_robots_txt_lets_crawlers_read_pages_and_feeds_and_names_the_sitemap(site, client):
@@ -137,8 +249,9 @@ def test_favicon_redirects_to_an_icon_url(blog, sync, client):
     assert response.headers["Location"] == "https://cdn.example.org/icon.png"
 
 
-@pytest.mark.parametrize("path", SITE_FILES)
-def test_site_files_are_cacheable_and_answer_304(site, client, path):
+@pytest.mark.parametrize("path", SITE_FILES + PARTS)
+def test_site_files_are_cacheable_and_answer_304(site, client, path, monkeypatch):
+    monkeypatch.setattr(sitefiles, "SITEMAP_LIMIT", 4)
     first = client.get(path)
     assert first.status_code == 200  # not the redirect to a 404 page they used to be
     assert first.headers["ETag"].startswith('"')

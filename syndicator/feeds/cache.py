@@ -20,6 +20,8 @@ from datetime import datetime
 from syndicator.errors import StorageUnavailable
 
 log = logging.getLogger(__name__)
+# The pseudo-feed whose version is the whole site's (feed slugs never start with "/").
+SITE = "/"
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,9 @@ class Rendered:
     expires_at: datetime | None = None
     # WebSub discovery (`Link: <hub>; rel="hub", <topic>; rel="self"`) of a topic (page 1).
     links: str | None = None
+    # Documents made with this one and served under URLs of their own (a sitemap index's
+    # parts): kept and dropped with it, so which of them exist is known without a render.
+    parts: tuple[Rendered, ...] = ()
 
 
 class RenderCache:
@@ -62,7 +67,8 @@ class RenderCache:
 
 
 class VersionBoard:
-    """Every feed's version, re-read from the database at most every `ttl` seconds."""
+    """Every feed's version, re-read from the database at most every `ttl` seconds, and the
+    site's (`SITE`): a count of the changes this process has seen in any feed's version."""
 
     def __init__(
         self,
@@ -72,12 +78,13 @@ class VersionBoard:
     ) -> None:
         self._load, self._ttl, self._monotonic = load, ttl, monotonic
         self._versions: dict[str, tuple[int, datetime]] | None = None
+        self._site = 0
         self._read_at: float | None = None
         self._failing = False
         self._lock = threading.Lock()
 
     def version(self, feed: str) -> int | None:
-        """The feed's current version, or None when no such feed exists.
+        """The feed's current version (the site's for `SITE`), or None when no such feed exists.
 
         StorageUnavailable only when the database has never answered.
         """
@@ -87,12 +94,14 @@ class VersionBoard:
                 self._refresh()
                 self._read_at = now
             assert self._versions is not None
+            if feed == SITE:
+                return self._site
             entry = self._versions.get(feed)
         return None if entry is None else entry[0]
 
     def _refresh(self) -> None:
         try:
-            self._versions = self._load()
+            loaded = self._load()
         except StorageUnavailable as error:
             if self._versions is None:
                 raise
@@ -103,8 +112,15 @@ class VersionBoard:
         if self._failing:
             log.warning("feed versions are read again")
         self._failing = False
+        if self._versions is None or _numbers(loaded) != _numbers(self._versions):
+            self._site += 1  # a feed changed, came or went
+        self._versions = loaded
 
     def invalidate(self) -> None:
         """Forget what was read, after this process changed something itself."""
         with self._lock:
             self._read_at = None
+
+
+def _numbers(versions: dict[str, tuple[int, datetime]]) -> dict[str, int]:
+    return {feed: version for feed, (version, _changed) in versions.items()}

@@ -1,8 +1,10 @@
 """Feeds and pages as bytes, rendered once per feed version and served from cache.
 
 A key names one document: (feed, tag, page number or post slug, kind), kind
-being a feed format or "html" (a list page) or "post" (a post's page). The
-HTML pages are rendered by the web client; this module only decides when.
+being a feed format or "html" (a list page) or "post" (a post's page); the
+site files made from every feed are keyed by the whole site (`cache.SITE`, None,
+file name, kind). The HTML pages and site files are rendered by the web client;
+this module only decides when.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class Made:
     last_modified: datetime
     expires_at: datetime | None
     links: str | None = None  # WebSub discovery of a topic (a feed's page 1)
+    parts: tuple[bytes, ...] = ()  # documents made with this one (`Rendered.parts`)
 
 
 Renderer = Callable[[datetime], Made]
@@ -57,14 +60,22 @@ def keep(core: Core, key: Key, version: int, made: Made) -> Rendered:
     core.metrics.feed_renders.labels(key[3]).inc()
     fresh = Rendered(
         body=made.body,
-        etag=hashlib.sha256(made.body).hexdigest()[:32],
+        etag=_etag(made.body),
         last_modified=made.last_modified,
         version=version,
         expires_at=made.expires_at,
         links=made.links,
+        parts=tuple(
+            Rendered(part, _etag(part), made.last_modified, version, made.expires_at)
+            for part in made.parts
+        ),
     )
     core.cache.put(key, fresh)
     return fresh
+
+
+def _etag(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()[:32]
 
 
 def cached(core: Core, key: Key) -> Rendered | None:

@@ -30,11 +30,13 @@ class Listing:
 
 @dataclass(frozen=True)
 class FeedMap:
-    """One feed's list pages and posts (slug, last change), newest first."""
+    """One feed's list pages and posts (slug, last change), newest first, and when its next
+    scheduled post comes due (and the map goes stale with no write)."""
 
     feed: Feed
     listings: tuple[Listing, ...]
     posts: tuple[tuple[str, datetime], ...]
+    next_due_at: datetime | None = None
 
     @property
     def updated_at(self) -> datetime:
@@ -55,7 +57,12 @@ def _feed_map(session: Session, feed: Feed, per_page: int, now: datetime) -> Fee
     listings = list(_pages(None, None, posts, per_page, feed.changed_at))
     for tag, name in store.tags(session, feed.slug, now):
         listings += _pages(tag, name, by_tag.get(tag, []), per_page, feed.changed_at)
-    return FeedMap(feed, tuple(listings), tuple((post.slug, post.updated_at) for post in posts))
+    return FeedMap(
+        feed,
+        tuple(listings),
+        tuple((post.slug, post.updated_at) for post in posts),
+        store.next_due(session, feed.slug, now),
+    )
 
 
 def _pages(
