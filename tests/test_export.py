@@ -10,8 +10,14 @@ import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from lxml import etree
+
+from syndicator.feeds import sitefiles
 from syndicator.web.export import FEED_READER_ACCEPT, MANIFEST, export
+
+SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 
 
 def site_files(target: Path) -> dict[str, bytes]:
@@ -114,6 +120,32 @@ def test_files_of_deleted_posts_and_emptied_tags_are_removed(blog, sync, app, co
     assert "news/two/index.html" in removed and "news/tags/beta/feed.json" in removed
     assert not (target / "news" / "two").exists()
     assert not (target / "news" / "tags" / "beta").exists()
+    assert_served_as_exported(app, target)
+
+
+def test_export_writes_the_parts_of_a_large_sitemap_as_served(
+    blog, sync, app, core, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(sitefiles, "SITEMAP_LIMIT", 3)
+    for day in range(1, 6):
+        blog.post(f"day-{day}", date=f"2026-01-0{day}T00:00:00Z")
+    sync()
+    target = tmp_path / "site"
+    export(app, core, target)
+    exported = site_files(target)
+    index = etree.fromstring(exported["sitemap.xml"])
+    assert index.tag == f"{SITEMAP}sitemapindex"
+    parts = [urlsplit(loc.text).path.lstrip("/") for loc in index.iter(f"{SITEMAP}loc")]
+    assert len(parts) >= 2 and parts == [f"sitemap-{n}.xml" for n in range(1, len(parts) + 1)]
+    assert set(parts) <= set(exported)
+    assert_served_as_exported(app, target)  # the parts included, byte for byte
+
+    for day in range(1, 6):
+        (blog.root / "news" / "posts" / f"day-{day}.md").unlink()
+    sync()
+    report = export(app, core, target)
+    assert set(parts) <= names(target, report.removed)  # one urlset again: no parts
+    assert not any(name.startswith("sitemap-") for name in site_files(target))
     assert_served_as_exported(app, target)
 
 

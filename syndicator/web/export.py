@@ -46,10 +46,9 @@ from syndicator.feeds import catalog, documents, formats, serving, sitemap
 from syndicator.feeds.cache import RenderCache
 from syndicator.media import store as media
 from syndicator.posts import store
-from syndicator.web import pages
+from syndicator.web import pages, sitefiles
 
 FEED_READER_ACCEPT = "application/atom+xml, application/rss+xml, application/feed+json, */*;q=0.1"
-SITE_FILES = ("/feeds.opml", "/sitemap.xml", "/robots.txt", "/favicon.ico")
 # A feed.toml `icon` that is a URL makes /favicon.ico a redirect: pages link the URL itself.
 _MAY_REDIRECT = {"/favicon.ico"}
 MANIFEST = ".syndicator-export.json"
@@ -353,7 +352,7 @@ def _render_ahead(app: Flask, core: Core, feed: str, tag: str | None, number: in
 def _group_batches(core: Core, name: str) -> Iterator[_Batch]:
     """The home page group has the site files too: they list every feed."""
     if name == _HOME:
-        return iter([_Batch((_HOME, *SITE_FILES))])
+        return iter([_Batch((_HOME, *sitefiles.paths(core)))])
     return _feed_batches(core, name)
 
 
