@@ -53,6 +53,8 @@ class Field:
     read_choices: tuple[str, ...] = ()  # what is shown, when it differs from what is accepted
     default: Any = None
     records: Table | None = None
+    minimum: int = 0  # for integers: what the column holds, where less than MAX_INTEGER
+    maximum: int = MAX_INTEGER
 
 
 @dataclass(frozen=True)
@@ -180,9 +182,10 @@ def _boolean(_field: Field, value: Any) -> bool:
     return value
 
 
-def _integer(_field: Field, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INTEGER:
-        raise ValueError(f"must be a whole number from 0 to {MAX_INTEGER}")
+def _integer(field: Field, value: Any) -> int:
+    low, high = field.minimum, field.maximum
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"must be a whole number from {low} to {high}")
     return value
 
 
@@ -239,9 +242,6 @@ def _schema(field: Field, *, reading: bool) -> dict[str, Any]:
     return schema
 
 
-_WRITTEN_INTEGER = {"type": "integer", "minimum": 0, "maximum": MAX_INTEGER}
-
-
 def _kind_schema(field: Field, choices: list[str], *, reading: bool) -> dict[str, Any]:
     if field.kind == Kind.TEXT_LIST:
         item: dict[str, Any] = (
@@ -271,6 +271,10 @@ def _kind_schema(field: Field, choices: list[str], *, reading: bool) -> dict[str
         Kind.TIMESTAMP: {"type": "string", "format": "date-time"},
         Kind.CHOICE: {"type": "string", "enum": choices},
         Kind.BOOLEAN: {"type": "boolean"},
-        Kind.INTEGER: {"type": "integer"} if reading else _WRITTEN_INTEGER,
+        Kind.INTEGER: (
+            {"type": "integer"}
+            if reading
+            else {"type": "integer", "minimum": field.minimum, "maximum": field.maximum}
+        ),
     }
     return dict(by_kind[field.kind])

@@ -419,3 +419,16 @@ def test_a_numbered_slug_keeps_to_the_slug_limit(api):
     assert len(first["slug"]) <= 120 and first["slug"].startswith("word-word")
     assert len(second["slug"]) <= 120 and second["slug"].endswith("-2")
     assert api.client.get(f"/news/{second['slug']}/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("season", 590913158724190), ("episode", 2**31), ("episode", 0)]
+)
+def test_an_episode_or_season_the_column_cannot_hold_is_a_field_error(api, field, value):
+    """PostgreSQL's 32-bit column answered a 500 to a season of 590913158724190."""
+    response = api.post("/api/feeds/news/posts", json={"title": "Show", field: value})
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert field in response.get_json()["error"]["fields"]
+    assert api.get("/api/feeds/news/posts").get_json()["items"] == []
+    good = api.post("/api/feeds/news/posts", json={"title": "Show", field: 2**31 - 1})
+    assert good.status_code == 201 and good.get_json()[field] == 2**31 - 1

@@ -19,6 +19,8 @@ from syndicator import xmltext
 # slashes removed) in this namespace.
 GUID_NAMESPACE = uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6")
 TYPES = ("episodic", "serial")
+# Episode and season numbers: counted from 1, and held in a 32-bit column on PostgreSQL.
+FIRST_NUMBER, LAST_NUMBER = 1, 2**31 - 1
 _KEYS = {"image", "categories", "explicit", "owner", "author", "type", "locked", "guid"}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Apple Podcasts categories and their subcategories (the list the W3C validator checks).

@@ -12,6 +12,7 @@ from typing import Any
 
 from syndicator import slugs
 from syndicator.errors import InvalidInput
+from syndicator.feeds import podcast
 from syndicator.fieldtable import Field, Kind, Table
 from syndicator.models import PostSource, PostStatus
 from syndicator.posts import attachments
@@ -118,8 +119,17 @@ TABLE = Table(
             records=ATTACHMENT,
             max_items=attachments.MAX_ATTACHMENTS,
         ),
-        Field("episode", Kind.INTEGER, "Podcast episode number.", nullable=True),
-        Field("season", Kind.INTEGER, "Podcast season number.", nullable=True),
+        *(
+            Field(
+                name,
+                Kind.INTEGER,
+                f"Podcast {name} number.",
+                nullable=True,
+                minimum=podcast.FIRST_NUMBER,
+                maximum=podcast.LAST_NUMBER,
+            )
+            for name in ("episode", "season")
+        ),
     ),
     at_most_one_of=("content", "content_html"),
 )

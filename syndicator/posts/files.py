@@ -165,8 +165,9 @@ def _number(path: str, meta: dict[str, Any], key: str) -> int | None:
     value = meta.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
-        raise BadPostFile(path, f"'{key}' must be a whole number from 1")
+    low, high = podcast.FIRST_NUMBER, podcast.LAST_NUMBER
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise BadPostFile(path, f"'{key}' must be a whole number from {low} to {high}")
     return value
 
 
