@@ -60,21 +60,22 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'syndicator.db'}"
         return
-    if not PG_URL:
-        pytest.skip("SYNDICATOR_TEST_DATABASE_URL is not set")
-    yield from _postgres_schema()
+    yield from _postgres_schema_or_skip()
 
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    if not PG_URL:
-        pytest.skip("SYNDICATOR_TEST_DATABASE_URL is not set")
-    yield from _postgres_schema()
+    yield from _postgres_schema_or_skip()
 
 
 @pytest.fixture
 def other_postgres_url() -> Iterator[str]:
     """A second schema of the same database: another installation beside the test's."""
+    yield from _postgres_schema_or_skip()
+
+
+def _postgres_schema_or_skip() -> Iterator[str]:
+    """Without a PostgreSQL to test against (a newcomer's plain `pytest`) the test skips."""
     if not PG_URL:
         pytest.skip("SYNDICATOR_TEST_DATABASE_URL is not set")
     yield from _postgres_schema()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import click
 
 from syndicator import core as core_module
-from syndicator import db, worker
+from syndicator import db, forking, worker
 from syndicator.cli import (
     Failure,
     cli,
@@ -171,10 +170,6 @@ def tick(core: core_module.Core) -> None:
     )
 
 
-def _usable_cpus() -> int:
-    return len(os.sched_getaffinity(0))
-
-
 @cli.command()
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
 @click.option(
@@ -187,7 +182,7 @@ def _usable_cpus() -> int:
 @click.option(
     "--jobs",
     type=click.IntRange(min=1),
-    default=_usable_cpus,
+    default=forking.usable_cpus,
     show_default="the CPUs this process may use",
     help="Fetch the pages in this many processes.",
 )

@@ -118,10 +118,9 @@ def recount(session: Session) -> Recount:
             keys,
         )
         rows = [
-            {"feed_slug": feed_slug, "tag_slug": tag, "span": span, "posts": expected[key]}
-            for key in wrong
-            if expected[key] > 0
-            for feed_slug, tag, span in [key]
+            {"feed_slug": feed_slug, "tag_slug": tag, "span": span, "posts": count}
+            for feed_slug, tag, span in wrong
+            if (count := expected[(feed_slug, tag, span)]) > 0
         ]
         if rows:
             session.execute(table.insert(), rows)

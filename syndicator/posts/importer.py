@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -31,7 +30,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from syndicator import slugs
+from syndicator import forking, slugs
 from syndicator.core import Core
 from syndicator.errors import BadPostFile, InvalidInput, SlugTaken
 from syndicator.feeds import catalog
@@ -357,7 +356,7 @@ class _Preparer:
 
     def __init__(self, content_dir: Path, timezone: ZoneInfo) -> None:
         self.content_dir, self.timezone = content_dir, timezone
-        self.workers = len(os.sched_getaffinity(0))  # the cores this process may use
+        self.workers = forking.usable_cpus()
         self.pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> _Preparer:
@@ -388,10 +387,10 @@ class _Preparer:
         return [pool.submit(_prepare_all, where, chunk, timezone) for chunk in chunks]
 
     def _pool(self) -> ProcessPoolExecutor:
-        """Workers forked from this process while it runs no other thread (the cheapest
-        start); started afresh otherwise, since a fork copies locks other threads hold."""
+        """Workers forked from this process when that is safe (the cheapest start),
+        started afresh otherwise."""
         if self.pool is None:
-            how = "fork" if threading.active_count() == 1 else "spawn"
+            how = "fork" if forking.fork_is_safe() else "spawn"
             context = multiprocessing.get_context(how)
             self.pool = ProcessPoolExecutor(self.workers, mp_context=context)
         return self.pool

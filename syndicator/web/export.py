@@ -26,7 +26,6 @@ import json
 import logging
 import multiprocessing
 import os
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -40,6 +39,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 import syndicator
+from syndicator import forking
 from syndicator.core import Core
 from syndicator.errors import ExportFailed, NotFound
 from syndicator.feeds import catalog, documents, formats, serving, sitemap
@@ -184,8 +184,7 @@ class _Run:
         self.target, self.report = target, report
         self.pages = _Pages(app, core, target)
         self.pool: ProcessPoolExecutor | None = None
-        if jobs > 1 and threading.active_count() > 1:
-            # A fork copies the locks other threads hold, and a worker could wait on one forever.
+        if jobs > 1 and not forking.fork_is_safe():
             log.warning("other threads are running: the export stays in this one process")
         elif jobs > 1:
             global _WORKER_PAGES
