@@ -54,6 +54,17 @@ def test_absolute_links_are_left_alone():
     assert 'href="mailto:a@example.org"' in absolute
 
 
+def test_links_carry_no_rel_and_cannot_open_a_window():
+    """No `target` survives, so no link needs `noopener`; the author's own rel goes too."""
+    markdown = markup.render_markdown("[x](https://example.org/a)")
+    assert '<a href="https://example.org/a">x</a>' in markdown
+    raw = markup.sanitize(
+        '<a href="https://example.org/b" target="_blank" rel="opener">y</a>'
+        '<form target="_blank"><button formtarget="_blank">z</button></form>'
+    )
+    assert raw == '<a href="https://example.org/b">y</a>z'
+
+
 @pytest.mark.parametrize(
     "char", ["\x00", "\x08", "\x0b", "\x1b", "\x7f", "\x85", "\ud800", "\ufffe", "\uffff"]
 )
