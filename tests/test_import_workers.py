@@ -154,3 +154,85 @@ def test_the_import_command_reads_a_thousand_files_in_workers(blog, tmp_path):
 
     again = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert f"0 created, 0 updated, 0 deleted, {count} unchanged, 1 bad files" in again.stdout
+
+
+def test_posts_created_together_are_stored_as_one_created_alone(core, make_feed, clock):
+    """`store.create_new` (the import's batches) writes rows, tag rows, counts and outbox
+    events identical to `store.create` (the API's, and the import's for a clash)."""
+    from datetime import timedelta
+
+    from syndicator.models import PostTag, WebhookEvent
+    from syndicator.posts import attachments, store
+
+    now = core.now()
+    kinds = [
+        store.PostData("Live", now - timedelta(days=2), "Hello [x](y/)", tags=("Go", "go", "Rust")),
+        store.PostData("Draft", now - timedelta(days=1), "Soon", status="draft", tags=("Go",)),
+        store.PostData("Later", now + timedelta(days=3), "Due", summary=" s ", author="Ann"),
+        store.PostData(
+            "Episode",
+            now - timedelta(hours=1),
+            "Listen",
+            updated_at=now - timedelta(days=9),  # before its date: the date wins
+            attachments=(attachments.Attachment("https://cdn.example/a.mp3", "audio/mpeg", 9),),
+            episode=3,
+            season=1,
+        ),
+    ]
+    origin = store.Origin(store.PostSource.FILE, "x.md", "ab" * 32, 10, 20)
+    for feed in ("alone", "together"):
+        make_feed(slug=feed, core=core)
+    with core.transaction() as session:
+        for data in kinds:
+            store.create(session, "alone", data, origin, now)
+        created, left = store.create_new(
+            session, "together", [(data, origin) for data in kinds], now
+        )
+    assert (len(created), left) == (len(kinds), [])
+
+    def stored(feed: str) -> tuple[Any, ...]:
+        with core.reading() as session:
+            posts = session.scalars(select(Post).where(Post.feed_slug == feed).order_by(Post.id))
+            rows = [
+                {
+                    column.key: getattr(post, column.key)
+                    for column in Post.__table__.columns
+                    if column.key not in ("id", "guid", "feed_slug")
+                }
+                | {
+                    "tags": [
+                        (tag.tag_slug, tag.name, tag.position, tag.published_at, tag.listed)
+                        for tag in post.tags
+                    ]
+                }
+                for post in posts
+            ]
+            tag_feeds = set(session.scalars(select(PostTag.feed_slug).join(Post)))
+            announced = [
+                (event.type, session.get(Post, event.post_id).slug)
+                for event in session.scalars(
+                    select(WebhookEvent).where(WebhookEvent.feed_slug == feed).order_by("id")
+                )
+            ]
+            counts = {
+                (tag, span, number)
+                for feed_slug, tag, span, number in session.execute(
+                    select(
+                        ListingCount.feed_slug,
+                        ListingCount.tag_slug,
+                        ListingCount.span,
+                        ListingCount.posts,
+                    )
+                )
+                if feed_slug == feed
+            }
+        assert tag_feeds == {"alone", "together"}
+        return rows, announced, counts
+
+    alone, together = stored("alone"), stored("together")
+    assert together == alone
+    rows, announced, counts = together
+    assert [tag[:3] for tag in rows[0]["tags"]] == [("go", "Go", 0), ("rust", "Rust", 1)]
+    assert [row["first_live_at"] for row in rows] == [now, None, None, now]
+    assert announced == [("post.published", "live"), ("post.published", "episode")]
+    assert ("rust", "t", 1) in counts

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Select, Table, bindparam, func, insert, inspect, select
 from sqlalchemy import update as update_rows
-from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.orm import Session
 
 from syndicator import events, markup, slugs, timestamps, xmltext
 from syndicator.errors import InvalidInput, NotFound, PostGone, PostNotFound, SlugTaken
@@ -124,8 +124,13 @@ def create(session: Session, feed_slug: str, data: PostData, origin: Origin, now
     data = clean(data)
     assert data.slug is not None
     _free_slug(session, feed_slug, data.slug)
-    post = _new_post(feed_slug, data, origin, now)
-    _add(session, feed_slug, post, now)
+    fresh = _fresh(feed_slug, data, origin, now)
+    post = Post(**fresh.post)
+    post.tags = [PostTag(**tag) for tag in fresh.tags]
+    session.add(post)
+    catalog.touch(session, feed_slug, now)
+    session.flush()
+    _settle(session, feed_slug, [(post.id, fresh)], now)
     return post
 
 
@@ -149,7 +154,7 @@ def create_new(
     )
     explicit = {data.guid for data, _ in cleaned if data.guid}
     ids_held = set(session.scalars(select(Post.guid).where(Post.guid.in_(explicit))))
-    new: list[Post] = []
+    new: list[_Fresh] = []
     created: list[Origin] = []
     left: list[tuple[PostData, Origin]] = []
     for data, origin in cleaned:
@@ -158,89 +163,89 @@ def create_new(
             continue
         slugs_held.add(data.slug or "")
         ids_held.add(data.guid or "")
-        new.append(_new_post(feed_slug, data, origin, now))
+        new.append(_fresh(feed_slug, data, origin, now))
         created.append(origin)
     if new:
         catalog.touch(session, feed_slug, now)
-        _insert(session, new)
-        _settle(session, feed_slug, new, now)
+        _settle(session, feed_slug, list(zip(_insert(session, new), new, strict=True)), now)
     return created, left
 
 
-def _insert(session: Session, posts: list[Post]) -> None:
-    """Write new posts and their tags, a statement per table; the posts learn their ids."""
-    post_table, post_columns = _columns(Post)
-    inserted = session.execute(
-        insert(post_table).returning(post_table.c.id, sort_by_parameter_order=True),
-        [{column: getattr(post, key) for key, column in post_columns} for post in posts],
+def _insert(session: Session, new: list[_Fresh]) -> list[int]:
+    """Write new posts and their tags, a statement per table; the posts' ids, in order."""
+    posts, tags = Post.__table__, PostTag.__table__
+    assert isinstance(posts, Table) and isinstance(tags, Table)
+    ids = list(
+        session.execute(
+            insert(posts).returning(posts.c.id, sort_by_parameter_order=True),
+            [fresh.post for fresh in new],
+        ).scalars()
     )
-    for post, post_id in zip(posts, inserted.scalars(), strict=True):
-        post.id = post_id
-    tag_table, tag_columns = _columns(PostTag)
-    tags = [
-        {column: getattr(tag, key) for key, column in tag_columns} | {"post_id": post.id}
-        for post in posts
-        for tag in post.tags
+    tag_rows = [
+        tag | {"post_id": post_id}
+        for post_id, fresh in zip(ids, new, strict=True)
+        for tag in fresh.tags
     ]
-    if tags:
-        session.execute(insert(tag_table), tags)
+    if tag_rows:
+        session.execute(insert(tags), tag_rows)
+    return ids
 
 
-def _columns(entity: type[Post] | type[PostTag]) -> tuple[Table, list[tuple[str, str]]]:
-    """The entity's table, and (attribute, column) of each column the database does not number."""
-    mapper = inspect(entity)
-    assert isinstance(mapper, Mapper) and isinstance(mapper.local_table, Table)
-    numbered = mapper.local_table.autoincrement_column
-    pairs = [
-        (attribute.key, attribute.columns[0].name)
-        for attribute in mapper.column_attrs
-        if attribute.columns[0] is not numbered
-    ]
-    return mapper.local_table, pairs
+@dataclass(frozen=True)
+class _Fresh:
+    """A new post as rows (its own and its tags'), and what it adds to the counts.
+    Plain values, not mapped objects: building those cost more than writing the rows."""
+
+    post: dict[str, Any]
+    tags: list[dict[str, Any]]
+    units: tuple[counts.Unit, ...]
 
 
-def _new_post(feed_slug: str, data: Cleaned, origin: Origin, now: datetime) -> Post:
+def _fresh(feed_slug: str, data: Cleaned, origin: Origin, now: datetime) -> _Fresh:
     assert data.slug is not None and data.content_html is not None
-    post = Post(
-        feed_slug=feed_slug,
-        guid=data.guid or f"urn:uuid:{uuid.uuid4()}",
-        slug=data.slug,
-        title=data.title,
-        content_source=data.content_source,
-        content_html=data.content_html,
-        summary=data.summary,
-        author=data.author,
-        status=data.status,
-        published_at=data.published_at,
-        updated_at=max(data.updated_at or data.published_at, data.published_at),
-        source=origin.source,
-        source_path=origin.path,
-        source_hash=origin.content_hash,
-        source_size=origin.size,
-        source_mtime_ns=origin.mtime_ns,
-        attachments=attachments.stored(data.attachments),
-        episode=data.episode,
-        season=data.season,
-        created_at=now,
-    )
-    _set_tags(post, data.tags)
-    _mark_live(post, now)
-    return post
+    listed = visibility.listed(data.status, None)
+    live = now if visibility.visible(data.status, None, data.published_at, now) else None
+    post = {
+        "feed_slug": feed_slug,
+        "guid": data.guid or f"urn:uuid:{uuid.uuid4()}",
+        "slug": data.slug,
+        "title": data.title,
+        "content_source": data.content_source,
+        "content_html": data.content_html,
+        "summary": data.summary,
+        "author": data.author,
+        "status": data.status,
+        "published_at": data.published_at,
+        "updated_at": max(data.updated_at or data.published_at, data.published_at),
+        "went_live_at": live,  # what `_mark_live` sets on a post never live before
+        "first_live_at": live,
+        "deleted_at": None,
+        "source": origin.source,
+        "source_path": origin.path,
+        "source_hash": origin.content_hash,
+        "source_size": origin.size,
+        "source_mtime_ns": origin.mtime_ns,
+        "attachments": attachments.stored(data.attachments),
+        "episode": data.episode,
+        "season": data.season,
+        "created_at": now,
+    }
+    copied = _copied_to_tags(feed_slug, data.published_at, listed)
+    tags = [
+        {"tag_slug": slug, "name": name, "position": position, **copied}
+        for position, (slug, name) in enumerate(_tag_slugs(data.tags).items())
+    ]
+    units = _units_of(listed, data.published_at, [tag["tag_slug"] for tag in tags])
+    return _Fresh(post, tags, units)
 
 
-def _add(session: Session, feed_slug: str, post: Post, now: datetime) -> None:
-    session.add(post)
-    catalog.touch(session, feed_slug, now)
-    session.flush()
-    _settle(session, feed_slug, [post], now)
-
-
-def _settle(session: Session, feed_slug: str, posts: list[Post], now: datetime) -> None:
+def _settle(
+    session: Session, feed_slug: str, written: list[tuple[int, _Fresh]], now: datetime
+) -> None:
     """What new posts of a feed change besides their rows: its counts, and the outbox."""
-    counts.change(session, feed_slug, (), [unit for post in posts for unit in _units(post)])
-    for post in posts:
-        if _announced(post, now):
-            events.record(session, events.EventType.POST_PUBLISHED, post, now)
+    counts.change(session, feed_slug, (), [unit for _, fresh in written for unit in fresh.units])
+    announced = [post_id for post_id, fresh in written if fresh.post["went_live_at"] is not None]
+    events.record_new(session, events.EventType.POST_PUBLISHED, feed_slug, announced, now)
 
 
 def update(session: Session, post: Post, data: PostData, origin: Origin, now: datetime) -> bool:
@@ -334,23 +339,33 @@ def _visible_fields(post: Post) -> tuple[object, ...]:
     )
 
 
-def _set_tags(post: Post, names: tuple[str, ...]) -> None:
+def _tag_slugs(names: tuple[str, ...]) -> dict[str, str]:
+    """Each tag's slug and the name it is first spelt with: names of one slug are one tag."""
     by_slug: dict[str, str] = {}
     for name in names:
         by_slug.setdefault(slugs.tag_slug(name) or "tag", name)
+    return by_slug
+
+
+def _set_tags(post: Post, names: tuple[str, ...]) -> None:
     current = {tag.tag_slug: tag for tag in post.tags}
     post.tags = [
         _tag(current.get(slug), slug, name, position)
-        for position, (slug, name) in enumerate(by_slug.items())
+        for position, (slug, name) in enumerate(_tag_slugs(names).items())
     ]
     _copy_to_tags(post)
 
 
 def _copy_to_tags(post: Post) -> None:
-    """Tag rows repeat what a tag's page is read by: the post's feed, date and listing."""
-    listed = visibility.is_listed(post)
+    copied = _copied_to_tags(post.feed_slug, post.published_at, visibility.is_listed(post))
     for tag in post.tags:
-        tag.feed_slug, tag.published_at, tag.listed = post.feed_slug, post.published_at, listed
+        for name, value in copied.items():
+            setattr(tag, name, value)
+
+
+def _copied_to_tags(feed_slug: str, published_at: datetime, listed: bool) -> dict[str, Any]:
+    """Tag rows repeat what a tag's page is read by: the post's feed, date and listing."""
+    return {"feed_slug": feed_slug, "published_at": published_at, "listed": listed}
 
 
 @dataclass(frozen=True)
@@ -412,10 +427,16 @@ def repair_tag_rows(session: Session) -> set[str]:
 
 
 def _units(post: Post) -> tuple[counts.Unit, ...]:
-    """What the post adds to the maintained counts: its feed and each tag, on its date."""
-    if not visibility.is_listed(post):
+    return _units_of(
+        visibility.is_listed(post), post.published_at, [tag.tag_slug for tag in post.tags]
+    )
+
+
+def _units_of(listed: bool, published_at: datetime, tags: list[str]) -> tuple[counts.Unit, ...]:
+    """What a post adds to the maintained counts: its feed and each tag, on its date."""
+    if not listed:
         return ()
-    return (("", post.published_at), *((tag.tag_slug, post.published_at) for tag in post.tags))
+    return (("", published_at), *((tag, published_at) for tag in tags))
 
 
 def _counted(post: Post) -> tuple[counts.Unit, ...]:

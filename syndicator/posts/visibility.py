@@ -56,4 +56,11 @@ def listed(status: str, deleted_at: datetime | None) -> bool:
 
 def is_visible(post: Post, now: datetime) -> bool:
     """The same rule for a loaded post."""
-    return is_listed(post) and post.published_at <= now
+    return visible(post.status, post.deleted_at, post.published_at, now)
+
+
+def visible(
+    status: str, deleted_at: datetime | None, published_at: datetime, now: datetime
+) -> bool:
+    """`is_visible` for a post's values."""
+    return listed(status, deleted_at) and published_at <= now
