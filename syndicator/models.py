@@ -173,8 +173,9 @@ class PostTag(Base):
 
     __tablename__ = "post_tags"
     __table_args__ = (
-        Index("ix_post_tags_slug", "tag_slug"),
         Index("ix_post_tags_listing", "feed_slug", "tag_slug", "listed", "published_at", "post_id"),
+        # SQLite keeps the rows in the primary key's b-tree, not a rowid table plus its copy.
+        {"sqlite_with_rowid": False},
     )
 
     post_id: Mapped[int] = mapped_column(
@@ -200,6 +201,7 @@ class ListingCount(Base):
     """
 
     __tablename__ = "listing_counts"
+    __table_args__ = ({"sqlite_with_rowid": False},)  # rows in the primary key's b-tree (SQLite)
 
     feed_slug: Mapped[str] = mapped_column(
         ForeignKey("feeds.slug", ondelete="CASCADE"), primary_key=True

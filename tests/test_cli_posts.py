@@ -62,6 +62,23 @@ def test_list_shows_posts_newest_first_and_filters_like_the_api(api, run):
     assert run("list", "--feed", "elsewhere").exit_code != 0
 
 
+def test_list_by_tag_without_a_feed_looks_in_every_feed(api, blog, sync, run):
+    blog.feed("other")
+    sync()
+    old = api.create(title="Old", published="2026-01-01T00:00:00Z", tags=["Sea"])
+    draft = api.create(
+        title="Draft", status="draft", published="2026-02-01T00:00:00Z", tags=["sea"]
+    )
+    there = api.create("other", title="There", published="2026-03-01T00:00:00Z", tags=["sea"])
+    api.create(title="Dry", published="2026-04-01T00:00:00Z", tags=["land"])
+    gone = api.create("other", title="Gone", published="2026-05-01T00:00:00Z", tags=["sea"])
+    assert api.delete(f"/api/posts/{gone['id']}").status_code == 204
+    tagged = run("list", "--tag", "Sea", "--json")
+    assert tagged.exit_code == 0, tagged.output
+    found = [json.loads(line)["id"] for line in tagged.output.splitlines()]
+    assert found == [there["id"], draft["id"], old["id"]]
+
+
 def test_list_pages_through_many_posts(api, run):
     for n in range(1, 4):
         api.create(title=f"Post {n}", published=f"2026-01-0{n}T00:00:00Z")

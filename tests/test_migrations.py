@@ -2,13 +2,15 @@
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, bindparam, inspect, text
+from sqlalchemy.schema import CreateTable
 
 from syndicator import db
 from syndicator.models import Base
@@ -285,3 +287,133 @@ def test_0008_comes_and_goes_without_losing_posts_or_what_refers_to_them(databas
         "published": "2026-01-02T03:04:05Z",
         "updated": "2026-01-02T03:04:05Z",
     }
+
+
+def _fill_0011_tags(connection, at: datetime) -> None:
+    """Two feeds, a published post with two tags, a draft and another feed's post, and
+    counts, as release 0011 kept them."""
+    for feed in ("news", "other"):
+        _insert(connection, "feeds", slug=feed, title=feed, version=1, changed_at=at, created_at=at)
+    for post_id, feed, status in (
+        (1, "news", "published"),
+        (2, "news", "draft"),
+        (3, "other", "published"),
+    ):
+        _insert(
+            connection,
+            "posts",
+            id=post_id,
+            feed_slug=feed,
+            guid=f"urn:{post_id}",
+            slug=f"p{post_id}",
+            title="P",
+            content_source="",
+            content_html="",
+            status=status,
+            published_at=at,
+            updated_at=at,
+            source="api",
+            created_at=at,
+        )
+    for post_id, tag, position, feed, listed in (
+        (1, "sea", 0, "news", True),
+        (1, "sky", 1, "news", True),
+        (2, "sea", 0, "news", False),
+        (3, "sea", 0, "other", True),
+    ):
+        _insert(
+            connection,
+            "post_tags",
+            post_id=post_id,
+            tag_slug=tag,
+            name=tag.title(),
+            position=position,
+            feed_slug=feed,
+            published_at=at,
+            listed=listed,
+        )
+    for feed, tag, span, posts in (
+        ("news", "", "t", 1),
+        ("news", "sea", "t", 1),
+        ("news", "sea", "y2026", 1),
+        ("other", "", "t", 1),
+    ):
+        _insert(connection, "listing_counts", feed_slug=feed, tag_slug=tag, span=span, posts=posts)
+
+
+def _tag_rows(connection) -> list[tuple]:
+    tags = connection.execute(text("SELECT * FROM post_tags ORDER BY post_id, tag_slug"))
+    counts = connection.execute(text("SELECT * FROM listing_counts ORDER BY 1, 2, 3"))
+    return [tuple(row) for row in tags] + [tuple(row) for row in counts]
+
+
+_REBUILT = ("listing_counts", "post_tags")
+
+
+def _shape(connection) -> dict[str, Any]:
+    """post_tags' indexes and, on SQLite, how each rebuilt table is declared."""
+    shape: dict[str, Any] = {
+        "indexes": sorted(index["name"] for index in inspect(connection).get_indexes("post_tags"))
+    }
+    if connection.dialect.name == "sqlite":
+        declared = connection.execute(
+            text("SELECT name, sql FROM sqlite_schema WHERE name IN :names").bindparams(
+                bindparam("names", expanding=True)
+            ),
+            {"names": list(_REBUILT)},
+        )
+        shape |= {name: _plain(sql) for name, sql in declared}
+    return shape
+
+
+def _model_shape(connection) -> dict[str, Any]:
+    """`_shape` of a database the models create."""
+    shape: dict[str, Any] = {
+        "indexes": sorted(str(index.name) for index in Base.metadata.tables["post_tags"].indexes)
+    }
+    if connection.dialect.name == "sqlite":
+        shape |= {
+            name: _plain(str(CreateTable(Base.metadata.tables[name]).compile(connection)))
+            for name in _REBUILT
+        }
+    return shape
+
+
+def _plain(sql: str) -> str:
+    """SQL without quotes around names (a renamed table keeps them) and runs of blanks."""
+    return " ".join(sql.replace('"', "").split())
+
+
+def test_0012_keeps_every_tag_row_and_count_both_ways(database_url):
+    """0012 rebuilds post_tags and listing_counts WITHOUT ROWID on SQLite and drops
+    ix_post_tags_slug; every row survives the way up, down and up again, the tables
+    come out as the models declare them, and deletes still cascade into them."""
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    engine = db.make_engine(database_url)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0011")
+        _fill_0011_tags(connection, at)
+        before, old_shape = _tag_rows(connection), _shape(connection)
+    db.upgrade(engine)
+    with engine.begin() as connection:
+        upgraded, new_shape = _tag_rows(connection), _shape(connection)
+        models = _model_shape(connection)
+        command.downgrade(alembic_config(connection), "0011")
+        downgraded, down_shape = _tag_rows(connection), _shape(connection)
+    db.upgrade(engine)
+    with engine.begin() as connection:
+        again, again_shape = _tag_rows(connection), _shape(connection)
+        connection.execute(text("DELETE FROM posts WHERE id = 1"))
+        connection.execute(text("DELETE FROM feeds WHERE slug = 'other'"))
+        left = _tag_rows(connection)
+    engine.dispose()
+    assert len(before) == 8
+    assert upgraded == downgraded == again == before
+    assert old_shape["indexes"] == ["ix_post_tags_listing", "ix_post_tags_slug"]
+    assert new_shape == again_shape == models
+    assert new_shape["indexes"] == ["ix_post_tags_listing"]
+    assert down_shape == old_shape
+    if database_url.startswith("sqlite"):
+        assert all("WITHOUT ROWID" in new_shape[name] for name in _REBUILT)
+        assert not any("WITHOUT ROWID" in old_shape[name] for name in _REBUILT)
+    assert [row[:2] for row in left] == [(2, "sea"), ("news", ""), ("news", "sea"), ("news", "sea")]
