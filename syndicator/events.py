@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from syndicator import markup
+from syndicator import bulk, markup
 from syndicator.models import Post, WebhookEvent
 from syndicator.urls import Urls
 
@@ -89,9 +89,9 @@ def record_new(
     session: Session, event_type: EventType, feed_slug: str, post_ids: list[int], now: datetime
 ) -> None:
     """`record` for posts just written by id, in one statement (an import writes thousands)."""
-    if post_ids:
-        rows = [_post_event(event_type, feed_slug, post_id, now) for post_id in post_ids]
-        session.execute(insert(WebhookEvent), rows)
+    table = WebhookEvent.__table__
+    assert isinstance(table, Table)
+    bulk.add(session, table, [_post_event(event_type, feed_slug, id_, now) for id_ in post_ids])
 
 
 def _post_event(

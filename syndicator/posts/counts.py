@@ -17,10 +17,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Executable, Row, Table, and_, bindparam, delete, select, true
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Row, Table, and_, bindparam, delete, select, true
 from sqlalchemy.orm import Session
 
+from syndicator import bulk
 from syndicator.models import ListingCount, Post, PostTag
 from syndicator.posts import visibility
 
@@ -49,23 +49,9 @@ def change(session: Session, feed_slug: str, before: Iterable[Unit], after: Iter
         for (tag, span), delta in sorted(deltas.items())  # one lock order for every writer
         if delta
     ]
-    if rows:
-        session.execute(_add(session), rows)
-
-
-def _add(session: Session) -> Executable:
     table = ListingCount.__table__
     assert isinstance(table, Table)
-    keys = [table.c.feed_slug, table.c.tag_slug, table.c.span]
-    if session.get_bind().dialect.name == "postgresql":
-        on_pg = postgresql.insert(table)
-        return on_pg.on_conflict_do_update(
-            index_elements=keys, set_={"posts": table.c.posts + on_pg.excluded.posts}
-        )
-    on_sqlite = sqlite.insert(table)
-    return on_sqlite.on_conflict_do_update(
-        index_elements=keys, set_={"posts": table.c.posts + on_sqlite.excluded.posts}
-    )
+    bulk.add_up(session, table, "posts", rows)
 
 
 @dataclass(frozen=True)

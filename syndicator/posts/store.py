@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Table, bindparam, func, insert, inspect, select
+from sqlalchemy import Select, Table, bindparam, func, inspect, select
 from sqlalchemy import update as update_rows
 from sqlalchemy.orm import Session
 
-from syndicator import events, markup, slugs, timestamps, xmltext
+from syndicator import bulk, events, markup, slugs, timestamps, xmltext
 from syndicator.errors import InvalidInput, NotFound, PostGone, PostNotFound, SlugTaken
 from syndicator.feeds import catalog
 from syndicator.media import links
@@ -175,19 +175,13 @@ def _insert(session: Session, new: list[_Fresh]) -> list[int]:
     """Write new posts and their tags, a statement per table; the posts' ids, in order."""
     posts, tags = Post.__table__, PostTag.__table__
     assert isinstance(posts, Table) and isinstance(tags, Table)
-    ids = list(
-        session.execute(
-            insert(posts).returning(posts.c.id, sort_by_parameter_order=True),
-            [fresh.post for fresh in new],
-        ).scalars()
-    )
+    ids = bulk.add_numbered(session, posts, [fresh.post for fresh in new])
     tag_rows = [
         tag | {"post_id": post_id}
         for post_id, fresh in zip(ids, new, strict=True)
         for tag in fresh.tags
     ]
-    if tag_rows:
-        session.execute(insert(tags), tag_rows)
+    bulk.add(session, tags, tag_rows)
     return ids
 
 
