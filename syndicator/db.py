@@ -57,6 +57,15 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
+def refresh_statistics(engine: Engine, tables: tuple[str, ...]) -> None:
+    """After rows were loaded in bulk. PostgreSQL plans by statistics that autovacuum
+    gathers later (or never, where it is off): a plan made while a table was empty walks
+    it whole once it is full. SQLite's planner assumes selective indexes without any."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f"ANALYZE {', '.join(tables)}")
+
+
 def is_sqlite(engine: Engine | Connection) -> bool:
     return engine.dialect.name == "sqlite"
 

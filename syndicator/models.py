@@ -110,13 +110,14 @@ class Post(Base):
         UniqueConstraint("feed_slug", "slug", name="uq_posts_feed_slug"),
         # A feed's listed posts in the order readers see them (posts/listing.py).
         Index("ix_posts_listing", "feed_slug", "status", "published_at", "id"),
-        # The import's stat pass reads only this index, never a post's body.
+        # The import's stat pass reads only this index, never a post's body, and a
+        # batch finds the posts its files made by (feed, path).
         Index(
             "ix_posts_files",
             "feed_slug",
+            "source_path",
             "source",  # with deleted_at: SQLite then reads the index alone (covering)
             "deleted_at",
-            "source_path",
             "source_size",
             "source_mtime_ns",
             "id",

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from syndicator import forking, slugs
+from syndicator import db, forking, slugs
 from syndicator.core import Core
 from syndicator.errors import BadPostFile, InvalidInput, SlugTaken
 from syndicator.feeds import catalog
@@ -45,6 +45,9 @@ BATCH = 200  # changed files per transaction
 # Worker processes pay for themselves from this many changed files on (with two or more
 # cores): a first import of a large blog, not the odd edit.
 PARALLEL_FROM = 1000
+# From this many posts on, and whenever they doubled since, statistics are taken again.
+STATISTICS_FROM = 1000
+_WRITTEN = ("posts", "post_tags", "listing_counts")
 _CHUNK = 25  # files per worker task: fewer round trips, yet every worker kept busy
 # A file modified this close to the listing may change again within the same mtime
 # tick, keeping its size: its stat is not trusted, so the next import hashes it again.
@@ -148,8 +151,13 @@ class _FeedImport:
                 changed.append(found)
         self.vanished = recorded  # what is left was not found in the folder
         batches = [changed[at : at + self.batch] for at in range(0, len(changed), self.batch)]
+        posts, planned_at = len(recorded), max(len(recorded), STATISTICS_FROM // 2)
         for prepared in preparer.prepare(batches, parallel=len(changed) >= parallel_from):
             self._import_batch(prepared)
+            posts += len(prepared)
+            if posts >= 2 * planned_at:  # the posts doubled since the planner last counted
+                db.refresh_statistics(self.core.engine, _WRITTEN)
+                planned_at = posts
         self._delete_vanished()
         self._sync_bundles()
 
