@@ -185,11 +185,13 @@ class _FeedImport:
                 now=self.now,
             )
             rows = session.execute(
-                select(Post.source_path, Post.id, Post.source_size, Post.source_mtime_ns).where(
+                select(Post.source_path, Post.id, Post.source_size, Post.source_mtime_ns)
+                .where(
                     Post.feed_slug == self.slug,
                     Post.source == PostSource.FILE,
                     Post.deleted_at.is_(None),
                 )
+                .execution_options(yield_per=10_000)  # never the whole result in memory at once
             )
             return {path: _Recorded(id_, (size, mtime)) for path, id_, size, mtime in rows if path}
 
