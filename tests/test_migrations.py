@@ -66,26 +66,29 @@ def _insert(connection, table: str, **values) -> None:
     )
 
 
+def _insert_post(connection, at: datetime, **values) -> None:
+    """A post row with the columns every revision has had since 0001."""
+    post_id = values["id"]
+    row = {
+        "feed_slug": "news",
+        "guid": f"urn:{post_id}",
+        "slug": f"p{post_id}",
+        "title": "P",
+        "content_source": "",
+        "content_html": "",
+        "status": "published",
+        "published_at": at,
+        "updated_at": at,
+        "source": "api",
+        "created_at": at,
+    }
+    _insert(connection, "posts", **(row | values))
+
+
 def _fill_0004(connection, at: datetime) -> None:
     """Webhook and mail rows as release 0004 kept them."""
     _insert(connection, "feeds", slug="news", title="News", version=1, changed_at=at, created_at=at)
-    _insert(
-        connection,
-        "posts",
-        id=1,
-        feed_slug="news",
-        guid="urn:x",
-        slug="p",
-        title="P",
-        content_source="",
-        content_html="",
-        status="published",
-        published_at=at,
-        updated_at=at,
-        went_live_at=at,
-        source="api",
-        created_at=at,
-    )
+    _insert_post(connection, at, id=1, guid="urn:x", slug="p", went_live_at=at)
     _insert(
         connection,
         "webhook_endpoints",
@@ -299,22 +302,7 @@ def _fill_0011_tags(connection, at: datetime) -> None:
         (2, "news", "draft"),
         (3, "other", "published"),
     ):
-        _insert(
-            connection,
-            "posts",
-            id=post_id,
-            feed_slug=feed,
-            guid=f"urn:{post_id}",
-            slug=f"p{post_id}",
-            title="P",
-            content_source="",
-            content_html="",
-            status=status,
-            published_at=at,
-            updated_at=at,
-            source="api",
-            created_at=at,
-        )
+        _insert_post(connection, at, id=post_id, feed_slug=feed, status=status)
     for post_id, tag, position, feed, listed in (
         (1, "sea", 0, "news", True),
         (1, "sky", 1, "news", True),
