@@ -149,6 +149,8 @@ def test_export_writes_the_static_site(site, blog):
     assert result.returncode == 0, result.stderr
     assert (site / "out" / "news" / "hello" / "index.html").is_file()
     assert feedparser.parse((site / "out" / "news" / "atom.xml").read_bytes()).bozo == 0
+    # Fetching the site is nobody's visit: no access-log line a page (160,000 at 100k posts).
+    assert '"GET /' not in result.stderr
 
 
 def test_a_second_export_writes_only_what_changed(site, blog):

@@ -46,7 +46,7 @@ from syndicator.feeds import catalog, documents, formats, serving, sitemap
 from syndicator.feeds.cache import RenderCache
 from syndicator.media import store as media
 from syndicator.posts import store
-from syndicator.web import pages, sitefiles
+from syndicator.web import access, pages, sitefiles
 
 FEED_READER_ACCEPT = "application/atom+xml, application/rss+xml, application/feed+json, */*;q=0.1"
 # A feed.toml `icon` that is a URL makes /favicon.ico a redirect: pages link the URL itself.
@@ -94,7 +94,7 @@ def export(
     previous = _load_manifest(target, site) if incremental else {}
     stamps = _stamps(core)
     groups: dict[str, _Group] = {}
-    with _small_render_cache(core), _Run(app, core, target, report, jobs) as run:
+    with _small_render_cache(core), _no_access_log(), _Run(app, core, target, report, jobs) as run:
         for name, stamp in stamps.items():
             before = previous.pop(name, None)
             if before is not None and before.stamp == stamp:
@@ -109,6 +109,18 @@ def export(
             run.remove(set(gone.files))
     _save_manifest(target, site, groups)
     return report
+
+
+@contextmanager
+def _no_access_log() -> Iterator[None]:
+    """Fetching the site is nobody's visit: no access-log line for each page (forked
+    workers inherit the setting)."""
+    before = access.access_log.level
+    access.access_log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        access.access_log.setLevel(before)
 
 
 @contextmanager
