@@ -45,7 +45,8 @@ BATCH = 200  # changed files per transaction
 # Worker processes pay for themselves from this many changed files on (with two or more
 # cores): a first import of a large blog, not the odd edit.
 PARALLEL_FROM = 1000
-# From this many posts on, and whenever they doubled since, statistics are taken again.
+# From this many posts written on, and whenever the rows written doubled the feed's
+# since, the planner's statistics are taken again (PostgreSQL).
 STATISTICS_FROM = 1000
 _WRITTEN = ("posts", "post_tags", "listing_counts")
 _CHUNK = 25  # files per worker task: fewer round trips, yet every worker kept busy
@@ -151,13 +152,15 @@ class _FeedImport:
                 changed.append(found)
         self.vanished = recorded  # what is left was not found in the folder
         batches = [changed[at : at + self.batch] for at in range(0, len(changed), self.batch)]
-        posts, planned_at = len(recorded), max(len(recorded), STATISTICS_FROM // 2)
+        # The feed's rows as the planner last counted them, and as written since (a
+        # rewritten row counts again: it too leaves the statistics behind).
+        rows, planned_at = len(recorded), max(len(recorded), STATISTICS_FROM // 2)
         for prepared in preparer.prepare(batches, parallel=len(changed) >= parallel_from):
             self._import_batch(prepared)
-            posts += len(prepared)
-            if posts >= 2 * planned_at:  # the posts doubled since the planner last counted
+            rows += len(prepared)
+            if rows >= 2 * planned_at:
                 db.refresh_statistics(self.core.engine, _WRITTEN)
-                planned_at = posts
+                planned_at = rows
         self._delete_vanished()
         self._sync_bundles()
 
